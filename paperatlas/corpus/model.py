@@ -1,0 +1,225 @@
+"""The Paper record and the Corpus that holds many of them."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import re
+import unicodedata
+from dataclasses import dataclass, field, replace
+from typing import Any, Iterable, Iterator, Mapping, Sequence
+
+#: The Paper fields, in column order, as they appear in a DataFrame.
+PAPER_COLUMNS = (
+    "id",
+    "title",
+    "abstract",
+    "date",
+    "upvotes",
+    "byline",
+    "url",
+    "arxiv_id",
+    "sources",
+    "content_hash",
+)
+
+_SPACE = re.compile(r"\s+")
+_NON_WORD = re.compile(r"[^\w\s]", re.UNICODE)
+
+
+def clean_text(text: str) -> str:
+    """Collapse runs of whitespace (arXiv hard line breaks, double spaces) to one space."""
+    return _SPACE.sub(" ", text).strip()
+
+
+def normalise_title(title: str) -> str:
+    """The dedupe key of a title: case, accents, punctuation and whitespace folded."""
+    text = unicodedata.normalize("NFKD", title)
+    text = "".join(ch for ch in text if not unicodedata.combining(ch)).casefold()
+    text = _NON_WORD.sub(" ", text.replace("_", " "))
+    return _SPACE.sub(" ", text).strip()
+
+
+def content_hash(title: str, abstract: str) -> str:
+    """A stable hash of the text that gets embedded (title and abstract)."""
+    payload = f"{clean_text(title)}\n{clean_text(abstract)}".encode("utf-8")
+    return hashlib.sha256(payload).hexdigest()[:24]
+
+
+def title_id(title: str) -> str:
+    """A stable id for a paper that has none: derived from its normalised title."""
+    return "t-" + hashlib.sha256(normalise_title(title).encode("utf-8")).hexdigest()[:12]
+
+
+@dataclass(frozen=True)
+class Paper:
+    """One paper. Optional fields are ``None`` when the input did not say."""
+
+    id: str
+    title: str
+    abstract: str
+    date: str | None = None  # ISO date, YYYY-MM-DD
+    upvotes: int | None = None
+    byline: str | None = None  # "N authors" or an organisation name
+    url: str | None = None
+    arxiv_id: str | None = None
+    sources: tuple[str, ...] = ()
+    content_hash: str = ""
+    metadata: Mapping[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if not self.content_hash:
+            object.__setattr__(self, "content_hash", content_hash(self.title, self.abstract))
+        object.__setattr__(self, "sources", tuple(self.sources))
+
+    @property
+    def text(self) -> str:
+        """The text an embedder sees: ``title + ". " + abstract``."""
+        return f"{self.title}. {self.abstract}"
+
+    def richness(self) -> tuple[int, int]:
+        """How much this record knows: filled optional fields, then abstract length."""
+        known = sum(
+            value is not None
+            for value in (self.date, self.upvotes, self.byline, self.url, self.arxiv_id)
+        )
+        return known + len(self.metadata), len(self.abstract)
+
+    def to_record(self) -> dict[str, Any]:
+        """A flat dict: the Paper fields followed by the metadata columns."""
+        record: dict[str, Any] = {name: getattr(self, name) for name in PAPER_COLUMNS}
+        record["sources"] = list(self.sources)
+        for key, value in self.metadata.items():
+            if key not in record:
+                record[key] = value
+        return record
+
+    def with_changes(self, **changes: Any) -> Paper:
+        """A copy with some fields replaced."""
+        return replace(self, **changes)
+
+
+def _is_missing(value: Any) -> bool:
+    if value is None:
+        return True
+    if isinstance(value, float) and math.isnan(value):
+        return True
+    try:
+        import pandas as pd
+
+        return value is pd.NA or value is pd.NaT
+    except ImportError:  # pragma: no cover - pandas is a core dependency
+        return False
+
+
+def _as_sources(value: Any) -> tuple[str, ...]:
+    if _is_missing(value):
+        return ()
+    if isinstance(value, str):
+        text = value.strip()
+        if text.startswith("["):
+            return tuple(json.loads(text))
+        return tuple(part for part in text.split("|") if part)
+    return tuple(str(part) for part in value)
+
+
+def paper_from_record(record: Mapping[str, Any]) -> Paper:
+    """Build a Paper from a flat dict as written by :meth:`Paper.to_record`."""
+    known: dict[str, Any] = {}
+    metadata: dict[str, Any] = {}
+    for key, value in record.items():
+        if key in PAPER_COLUMNS:
+            known[key] = None if _is_missing(value) else value
+        elif not _is_missing(value):
+            metadata[key] = value.tolist() if hasattr(value, "tolist") else value
+    upvotes = known.get("upvotes")
+    return Paper(
+        id=str(known["id"]),
+        title=str(known["title"]),
+        abstract=str(known["abstract"]),
+        date=str(known["date"])[:10] if known.get("date") is not None else None,
+        upvotes=int(upvotes) if upvotes is not None else None,
+        byline=known.get("byline"),
+        url=known.get("url"),
+        arxiv_id=known.get("arxiv_id"),
+        sources=_as_sources(record.get("sources")),
+        content_hash=known.get("content_hash") or "",
+        metadata=metadata,
+    )
+
+
+class Corpus(Sequence[Paper]):
+    """An ordered collection of papers with unique ids."""
+
+    def __init__(self, papers: Iterable[Paper] = ()) -> None:
+        self._papers: list[Paper] = list(papers)
+        self._rows: dict[str, int] = {}
+        for row, paper in enumerate(self._papers):
+            if paper.id in self._rows:
+                raise ValueError(f"duplicate paper id {paper.id!r} in corpus")
+            self._rows[paper.id] = row
+
+    def __len__(self) -> int:
+        return len(self._papers)
+
+    def __getitem__(self, index):  # type: ignore[override]
+        if isinstance(index, slice):
+            return Corpus(self._papers[index])
+        return self._papers[index]
+
+    def __iter__(self) -> Iterator[Paper]:
+        return iter(self._papers)
+
+    def __contains__(self, item: object) -> bool:
+        if isinstance(item, str):
+            return item in self._rows
+        return item in self._papers
+
+    def __repr__(self) -> str:
+        return f"Corpus({len(self)} papers)"
+
+    @property
+    def ids(self) -> list[str]:
+        return [paper.id for paper in self._papers]
+
+    def get(self, paper_id: str) -> Paper:
+        """The paper with this id; ``KeyError`` if there is none."""
+        return self._papers[self._rows[paper_id]]
+
+    def row(self, paper_id: str) -> int:
+        """The position of a paper id; ``KeyError`` if there is none."""
+        return self._rows[paper_id]
+
+    def texts(self) -> list[str]:
+        return [paper.text for paper in self._papers]
+
+    def metadata_columns(self) -> list[str]:
+        """Extra input columns, in first-seen order."""
+        seen: dict[str, None] = {}
+        for paper in self._papers:
+            for key in paper.metadata:
+                seen.setdefault(key, None)
+        return list(seen)
+
+    def to_frame(self):
+        """A pandas DataFrame: one row a paper, Paper fields then metadata columns."""
+        import pandas as pd
+
+        columns = list(PAPER_COLUMNS) + [
+            c for c in self.metadata_columns() if c not in PAPER_COLUMNS
+        ]
+        frame = pd.DataFrame([paper.to_record() for paper in self._papers], columns=columns)
+        frame["upvotes"] = frame["upvotes"].astype("Int64")
+        return frame
+
+    @classmethod
+    def from_frame(cls, frame) -> Corpus:
+        """The inverse of :meth:`to_frame`."""
+        return cls(paper_from_record(record) for record in frame.to_dict(orient="records"))
+
+    def to_jsonl(self, path) -> None:
+        """Write one JSON object a paper (the flat record), UTF-8."""
+        with open(path, "w", encoding="utf-8") as handle:
+            for paper in self._papers:
+                handle.write(json.dumps(paper.to_record(), ensure_ascii=False) + "\n")

@@ -1,0 +1,33 @@
+"""The Embedder protocol: anything with ``model_id``, ``dimension`` and ``encode``."""
+
+from __future__ import annotations
+
+from typing import Protocol, Sequence, runtime_checkable
+
+import numpy as np
+
+
+@runtime_checkable
+class Embedder(Protocol):
+    """Turns texts into float32 unit vectors, one row a text."""
+
+    @property
+    def model_id(self) -> str:
+        """A name that identifies the model (it keys the embedding cache)."""
+        ...
+
+    @property
+    def dimension(self) -> int:
+        ...
+
+    def encode(self, texts: Sequence[str], *, show_progress_bar: bool = False) -> np.ndarray:
+        """An ``(len(texts), dimension)`` float32 array of unit-length rows."""
+        ...
+
+
+def unit_rows(vectors: np.ndarray) -> np.ndarray:
+    """Rows scaled to unit length (zero rows stay zero), as C-contiguous float32."""
+    vectors = np.asarray(vectors, dtype=np.float32)
+    norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+    norms[norms == 0] = 1.0
+    return np.ascontiguousarray(vectors / norms, dtype=np.float32)
