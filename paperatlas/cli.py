@@ -107,5 +107,85 @@ def ingest(paths: tuple[str, ...], out: Path, **read_options: Any) -> None:
     click.echo(f"wrote {len(corpus)} papers to {out}", err=True)
 
 
+def load_atlas(path: str):
+    """Load and verify an atlas folder."""
+    from paperatlas.atlas import Atlas
+
+    return Atlas.load(path)
+
+
+def print_json(value: Any) -> None:
+    import json
+
+    click.echo(json.dumps(value, indent=2, ensure_ascii=False, default=str))
+
+
+@main.command()
+@click.argument("paths", nargs=-1, required=True, type=click.Path())
+@click.option("-o", "--out", required=True, type=click.Path(file_okay=False, path_type=Path),
+              help="Atlas folder to write (replaced atomically if it exists).")
+@click.option("--model", default=None,
+              help="sentence-transformers model name or local folder "
+                   "(default: the bundled all-MiniLM-L6-v2).")
+@click.option("--device", default="auto", show_default=True,
+              help="auto (CUDA when available), cpu, cuda, cuda:N, mps.")
+@click.option("--batch-size", default=32, show_default=True, type=click.IntRange(min=1))
+@click.option("--embeddings", "embeddings_path", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              default=None, help="Precomputed embeddings (.npy, one row a paper in input order) "
+                                 "instead of a model.")
+@click.option("--index", "index_kind", type=click.Choice(["auto", "exact", "hnsw"]), default="auto",
+              show_default=True, help="Exact flat index, approximate HNSW, or auto (HNSW above 50,000 papers).")
+@click.option("--cache-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Embedding cache folder (default: $PAPERATLAS_CACHE_DIR or ~/.cache/paperatlas).")
+@click.option("--no-cache", is_flag=True, help="Do not read or write the embedding cache.")
+@field_options
+@handle_errors
+def build(paths: tuple[str, ...], out: Path, model: str | None, device: str, batch_size: int,
+          embeddings_path: Path | None, index_kind: str, cache_dir: Path | None, no_cache: bool,
+          **read_options: Any) -> None:
+    """Embed and index the papers in PATHS into the atlas folder OUT."""
+    import numpy as np
+
+    from paperatlas.atlas import Atlas
+    from paperatlas.embed import EmbeddingCache, SentenceTransformerEmbedder
+
+    corpus = read_inputs(paths, **read_options)
+    embeddings = embedder = None
+    if embeddings_path is not None:
+        if model is not None:
+            raise click.UsageError("--model and --embeddings exclude each other")
+        try:
+            embeddings = np.load(embeddings_path, allow_pickle=False)
+        except ValueError as exc:
+            raise PaperatlasError(f"{embeddings_path}: not a numeric .npy array ({exc})") from None
+    else:
+        embedder = SentenceTransformerEmbedder(model, device=device, batch_size=batch_size)
+    cache = None if no_cache else EmbeddingCache(cache_dir)
+    atlas = Atlas.build(corpus, embedder, embeddings=embeddings, index=index_kind, cache=cache,
+                        show_progress=True)
+    atlas.save(out)
+    if embedder is not None:
+        click.echo(f"embedded {atlas.last_embedded} texts; {len(atlas) - atlas.last_embedded} came from the cache",
+                   err=True)
+    click.echo(f"wrote atlas of {len(atlas)} papers to {out}", err=True)
+
+
+@main.command()
+@click.argument("atlas_path", metavar="ATLAS", type=click.Path())
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@handle_errors
+def info(atlas_path: str, as_json: bool) -> None:
+    """Verify an atlas folder and summarise it."""
+    from paperatlas.store import read_manifest
+
+    atlas = load_atlas(atlas_path)
+    summary = dict(atlas.info(), format_version=read_manifest(atlas_path, verify=False)["format_version"])
+    if as_json:
+        print_json(summary)
+        return
+    for key, value in summary.items():
+        click.echo(f"{key:>20}: {value}")
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()

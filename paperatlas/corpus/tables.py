@@ -15,9 +15,58 @@ from paperatlas.errors import InputError
 Rows = Iterator[tuple[int, Mapping[str, Any]]]
 
 
+def _json_array_rows(path: Path, text: str) -> Rows | None:
+    """The objects of a file holding one JSON array (as ``.json`` output is written).
+
+    ``None`` when the file is not a single JSON array, so it is read as JSON lines.
+    """
+    decoder = json.JSONDecoder()
+    start = len(text) - len(text.lstrip())
+    if not text.startswith("[", start):
+        return None
+    try:
+        document, end = decoder.raw_decode(text, start)
+    except json.JSONDecodeError as exc:
+        first_line = text[start:].split("\n", 1)[0]
+        try:
+            json.loads(first_line)
+        except json.JSONDecodeError:
+            # a JSON document spanning several lines: report where it breaks
+            raise InputError(path, f"invalid JSON ({exc.msg})", line=exc.lineno) from None
+        return None  # JSON lines whose first line is an array: let the line reader say so
+    if text[end:].strip() or not isinstance(document, list):
+        return None
+
+    def rows() -> Rows:
+        position = start + 1
+        number = text.count("\n", 0, position) + 1
+        for record in document:
+            # find the line this element starts on, for error and skip messages
+            skipped_to = position
+            while text[skipped_to] in " \t\r\n,":
+                skipped_to += 1
+            number += text.count("\n", position, skipped_to)
+            _, position = decoder.raw_decode(text, skipped_to)
+            if not isinstance(record, dict):
+                raise InputError(path, "expected a JSON object in the array", line=number)
+            yield number, record
+            number += text.count("\n", skipped_to, position)
+
+    return rows()
+
+
 def jsonl_rows(path: Path) -> Rows:
-    """One JSON object a line; blank lines are passed over."""
-    for number, line in enumerate(read_text(path).splitlines(), start=1):
+    """One JSON object a line; blank lines are passed over.
+
+    A file holding a single JSON array of objects (how ``.json`` tables are
+    written) is read too, so every table paperatlas writes can be read back.
+    """
+    text = read_text(path)
+    array = _json_array_rows(path, text)
+    if array is not None:
+        yield from array
+        return
+    for number, line in enumerate(text.splitlines(), start=1):
         if not line.strip():
             continue
         try:
@@ -32,7 +81,8 @@ def jsonl_rows(path: Path) -> Rows:
 def csv_rows(path: Path, required: tuple[str, ...]) -> Rows:
     """Rows of a CSV with a header line; the ``required`` columns must be in it."""
     csv.field_size_limit(1 << 27)
-    reader = csv.reader(io.StringIO(read_text(path), newline=""))
+    # strict: an unclosed quote is an error, not a field that swallows the rest of the file
+    reader = csv.reader(io.StringIO(read_text(path), newline=""), strict=True)
     try:
         header = next(reader)
     except csv.Error as exc:

@@ -1,0 +1,71 @@
+"""Helpers shared by the benchmark scripts: timing, machine description, eval data."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import os
+import platform
+import statistics
+import time
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parent.parent
+EVAL = REPO.parent / "shared" / "eval"
+CACHE = Path(__file__).resolve().parent / "_cache"
+
+
+def machine() -> str:
+    """A one-line description of this machine."""
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    memory = ""
+    try:
+        kib = int(Path("/proc/meminfo").read_text().split()[1])
+        memory = f", {kib / 2**20:.0f} GiB RAM"
+    except (OSError, ValueError, IndexError):
+        pass
+    return f"{os.cpu_count()} cores ({cpu}){memory}, Python {platform.python_version()}"
+
+
+def median_time(function: Callable[[], object], runs: int = 3) -> float:
+    """The median wall time of ``runs`` calls, in seconds."""
+    times = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        function()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def read_eval(name: str, limit: int | None = None, seed: int = 0) -> list[dict]:
+    """Records of a labeled eval set; a seeded random sample of ``limit`` when given."""
+    with gzip.open(EVAL / name, "rt", encoding="utf-8") as handle:
+        records = [json.loads(line) for line in handle]
+    if limit is not None and limit < len(records):
+        rows = np.random.default_rng(seed).choice(len(records), size=limit, replace=False)
+        records = [records[i] for i in sorted(rows)]
+    return records
+
+
+def clustered_unit_vectors(n: int, d: int = 384, clusters: int = 500, noise: float = 0.8, seed: int = 0) -> np.ndarray:
+    """Synthetic unit vectors around random centres, shaped like text embeddings.
+
+    ``noise`` is the norm of the offset from a unit centre; 0.8 gives nearest-neighbour
+    cosine similarities of about 0.6-0.7, as sentence embeddings of abstracts have.
+    """
+    rng = np.random.default_rng(seed)
+    centres = rng.standard_normal((clusters, d)).astype(np.float32)
+    centres /= np.linalg.norm(centres, axis=1, keepdims=True)
+    offsets = rng.standard_normal((n, d)).astype(np.float32) * (noise / np.sqrt(d))
+    x = centres[rng.integers(0, clusters, n)] + offsets
+    return (x / np.linalg.norm(x, axis=1, keepdims=True)).astype(np.float32)

@@ -1,0 +1,278 @@
+"""The Atlas: a corpus, its embeddings and index (and later topics), saved as one folder.
+
+The Atlas ties the stages together and owns persistence; the stages themselves
+live in :mod:`paperatlas.embed`, :mod:`paperatlas.index` and :mod:`paperatlas.cluster`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterable, Sequence
+
+import numpy as np
+
+from paperatlas._version import __version__
+from paperatlas.corpus.model import Corpus, Paper
+from paperatlas.embed.base import Embedder, unit_rows
+from paperatlas.embed.cache import EmbeddingCache, embed_with_cache
+from paperatlas.errors import PaperatlasError
+from paperatlas.index import PaperIndex
+from paperatlas.paper_table import corpus_from_table, corpus_to_table
+from paperatlas.store import AtlasFormatError, library_versions, read_manifest, write_atlas_folder
+
+EXTERNAL_MODEL = "external"
+_DEFAULT_CACHE = object()
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    """Which model made an atlas's vectors."""
+
+    id: str
+    dimension: int
+    external: bool = False
+
+
+def corpus_hash(corpus: Corpus) -> str:
+    """A hash of the papers' ids and texts, in order."""
+    digest = hashlib.sha256()
+    for paper in corpus:
+        digest.update(f"{paper.id}\t{paper.content_hash}\n".encode("utf-8"))
+    return digest.hexdigest()
+
+
+    return SentenceTransformerEmbedder(model_id)
+
+
+def _open_cache(cache) -> EmbeddingCache | None:
+    if cache is _DEFAULT_CACHE:
+        return EmbeddingCache()
+    if cache is None or isinstance(cache, EmbeddingCache):
+        return cache
+    return EmbeddingCache(cache)
+
+
+def _check_external(embeddings: np.ndarray, n: int) -> np.ndarray:
+    array = np.asarray(embeddings)
+    if array.ndim != 2 or array.shape[0] != n:
+        raise PaperatlasError(
+            f"precomputed embeddings have shape {array.shape}; expected ({n}, dimension), one row a paper"
+        )
+    if not np.isfinite(array).all():
+        raise PaperatlasError("precomputed embeddings contain NaN or infinite values")
+    return unit_rows(array)
+
+
+class Atlas:
+    """Papers, their unit vectors and a FAISS index; row ``i`` of each is paper ``i``."""
+
+    def __init__(self, corpus: Corpus, embeddings: np.ndarray, index: PaperIndex, model: ModelInfo) -> None:
+        if len(corpus) != len(embeddings) or len(corpus) != len(index):
+            raise PaperatlasError(
+                f"atlas parts disagree: {len(corpus)} papers, {len(embeddings)} vectors, {len(index)} indexed"
+            )
+        self.corpus = corpus
+        self.embeddings = embeddings
+        self.index = index
+        self.model = model
+        self._embedder: Embedder | None = None
+        self.last_embedded = 0
+
+    def __len__(self) -> int:
+        return len(self.corpus)
+
+    def __repr__(self) -> str:
+        return f"Atlas({len(self)} papers, model={self.model.id!r}, index={self.index.kind!r})"
+
+    # building -----------------------------------------------------------
+
+    @classmethod
+    def build(
+        cls,
+        corpus: Corpus | Iterable[Paper],
+        embedder: Embedder | None = None,
+        *,
+        embeddings: np.ndarray | None = None,
+        index: str = "auto",
+        cache=_DEFAULT_CACHE,
+        show_progress: bool = False,
+    ) -> Atlas:
+        """Embed a corpus (through the cache) and index it.
+
+        Args:
+            corpus: the papers.
+            embedder: defaults to the bundled all-MiniLM-L6-v2.
+            embeddings: precomputed vectors aligned with ``corpus`` instead of an
+                embedder; the atlas then records its model as external.
+            index: ``auto``, ``exact`` or ``hnsw``.
+            cache: an :class:`EmbeddingCache`, a folder for one, or ``None`` for no
+                cache (default: the user cache folder).
+            show_progress: show a progress bar while embedding.
+        """
+        corpus = corpus if isinstance(corpus, Corpus) else Corpus(corpus)
+        if len(corpus) == 0:
+            raise PaperatlasError("cannot build an atlas of no papers")
+        embedded = 0
+        if embeddings is not None:
+            if embedder is not None:
+                raise PaperatlasError("pass either an embedder or precomputed embeddings, not both")
+            vectors = _check_external(embeddings, len(corpus))
+            model = ModelInfo(EXTERNAL_MODEL, int(vectors.shape[1]), external=True)
+        else:
+            embedder = embedder or _default_embedder_from_name(None)
+            vectors, embedded = embed_with_cache(
+                embedder,
+                corpus.texts(),
+                [paper.content_hash for paper in corpus],
+                _open_cache(cache),
+                show_progress_bar=show_progress,
+            )
+            model = ModelInfo(embedder.model_id, int(vectors.shape[1]))
+        atlas = cls(corpus, vectors, PaperIndex.build(vectors, index), model)
+        atlas._embedder = embedder
+        atlas.last_embedded = embedded
+        return atlas
+
+    def embedder(self) -> Embedder:
+        """The embedder that made this atlas's vectors (loaded on first use)."""
+        if self._embedder is None:
+            if self.model.external:
+                raise PaperatlasError(
+                    "this atlas was built from precomputed embeddings; pass an embedder of "
+                    f"dimension {self.model.dimension} to embed new text"
+                )
+            self._embedder = _default_embedder_from_name(self.model.id)
+        return self._embedder
+
+    def use_embedder(self, embedder: Embedder) -> None:
+        """Embed new text with ``embedder``; it must be the atlas's model (or match an external one's dimension)."""
+        if embedder.dimension != self.model.dimension:
+            raise PaperatlasError(
+                f"embedder {embedder.model_id!r} makes {embedder.dimension}-d vectors; "
+                f"this atlas holds {self.model.dimension}-d vectors of {self.model.id!r}"
+            )
+        if not self.model.external and embedder.model_id != self.model.id:
+            raise PaperatlasError(
+                f"embedder {embedder.model_id!r} is not the model this atlas was built with ({self.model.id!r})"
+            )
+        self._embedder = embedder
+
+    def add(
+        self,
+        papers: Iterable[Paper],
+        *,
+        embeddings: np.ndarray | None = None,
+        cache=_DEFAULT_CACHE,
+        show_progress: bool = False,
+    ) -> list[str]:
+        """Embed and index new papers without rebuilding; returns the ids added.
+
+        Papers whose id is already in the atlas are skipped.
+        """
+        papers = list(papers)
+        fresh = [paper for paper in papers if paper.id not in self.corpus]
+        if embeddings is not None:
+            vectors_all = _check_external(embeddings, len(papers))
+            keep = [i for i, paper in enumerate(papers) if paper.id not in self.corpus]
+            vectors = vectors_all[keep]
+            if vectors.shape[1] != self.model.dimension:
+                raise PaperatlasError(
+                    f"new embeddings have dimension {vectors.shape[1]}, the atlas {self.model.dimension}"
+                )
+            self.last_embedded = 0
+        else:
+            vectors, self.last_embedded = embed_with_cache(
+                self.embedder(),
+                [paper.text for paper in fresh],
+                [paper.content_hash for paper in fresh],
+                _open_cache(cache),
+                show_progress_bar=show_progress,
+            )
+        if not fresh:
+            return []
+        self.corpus = Corpus(list(self.corpus) + fresh)
+        self.embeddings = np.concatenate([self.embeddings, vectors]).astype(np.float32)
+        self.index.add(vectors)
+        return [paper.id for paper in fresh]
+
+    def remove(self, ids: Sequence[str]) -> None:
+        """Remove papers by id from the corpus, the vectors and the index."""
+        unknown = [paper_id for paper_id in ids if paper_id not in self.corpus]
+        if unknown:
+            raise PaperatlasError(f"unknown paper id(s): {', '.join(unknown[:5])}")
+        rows = np.array(sorted({self.corpus.row(paper_id) for paper_id in ids}), dtype=np.int64)
+        keep = np.ones(len(self), dtype=bool)
+        keep[rows] = False
+        self.corpus = Corpus(paper for paper, kept in zip(self.corpus, keep) if kept)
+        self.embeddings = self.embeddings[keep]
+        self.index.remove_rows(rows)
+
+    # persistence ----------------------------------------------------------
+
+    def save(self, path: str | Path) -> None:
+        """Write the atlas folder atomically (a crash leaves the previous one intact)."""
+        frame, json_columns = corpus_to_table(self.corpus)
+        writers = {
+            "papers.parquet": lambda p: frame.to_parquet(p, index=False),
+            "embeddings.npy": lambda p: np.save(p, self.embeddings.astype(np.float32), allow_pickle=False),
+            "index.faiss": self.index.save,
+        }
+        manifest = {
+            "paperatlas_version": __version__,
+            "libraries": library_versions(),
+            "model": {"id": self.model.id, "dimension": self.model.dimension, "external": self.model.external},
+            "index": {"kind": self.index.kind, "metric": "inner_product"},
+            "corpus": {"papers": len(self.corpus), "content_hash": corpus_hash(self.corpus)},
+            "json_columns": json_columns,
+        }
+        write_atlas_folder(path, writers, manifest)
+
+    @classmethod
+    def load(cls, path: str | Path, embedder: Embedder | None = None) -> Atlas:
+        """Read and verify an atlas folder (format version, checksums, shapes, model)."""
+        import pandas as pd
+
+        folder = Path(path)
+        manifest = read_manifest(folder)
+        try:
+            model = ModelInfo(
+                str(manifest["model"]["id"]),
+                int(manifest["model"]["dimension"]),
+                bool(manifest["model"].get("external", False)),
+            )
+            corpus = corpus_from_table(pd.read_parquet(folder / "papers.parquet"), manifest.get("json_columns", []))
+            embeddings = np.load(folder / "embeddings.npy", allow_pickle=False)
+        except (KeyError, TypeError, ValueError, OSError) as exc:
+            raise AtlasFormatError(f"{folder}: unreadable atlas ({exc})") from None
+        index = PaperIndex.load(folder / "index.faiss")
+        if embeddings.dtype != np.float32 or embeddings.ndim != 2 or embeddings.shape[1] != model.dimension:
+            raise AtlasFormatError(
+                f"{folder}: embeddings of shape {embeddings.shape} do not match the manifest's "
+                f"{model.dimension}-d model {model.id!r}"
+            )
+        if index.dimension != model.dimension:
+            raise AtlasFormatError(f"{folder}: index dimension {index.dimension} does not match the model's {model.dimension}")
+        if corpus_hash(corpus) != manifest["corpus"]["content_hash"]:
+            raise AtlasFormatError(f"{folder}: papers do not match the manifest's corpus hash")
+        atlas = cls(corpus, embeddings, index, model)
+        if embedder is not None:
+            atlas.use_embedder(embedder)
+        return atlas
+
+    def info(self) -> dict:
+        """A summary: papers, model, dimension, index kind."""
+        return {
+            "papers": len(self),
+            "model": self.model.id,
+            "dimension": self.model.dimension,
+            "external_embeddings": self.model.external,
+            "index": self.index.kind,
+        }
+
+
+def _default_embedder_from_name(model_id: str | None) -> Embedder:
+    from paperatlas.embed.sentence import DEFAULT_MODEL, SentenceTransformerEmbedder
+
+    return SentenceTransformerEmbedder(model_id or DEFAULT_MODEL)

@@ -1,0 +1,108 @@
+"""Topics for new papers, and stable topic ids across refits.
+
+``assign_by_neighbours`` gives a new paper the topic its nearest existing
+papers vote for. ``match_topic_ids`` and ``relabel`` keep topic ids stable
+when a corpus is clustered again: each new topic takes the id of the old
+topic it overlaps most (a one-to-one matching).
+"""
+
+from __future__ import annotations
+
+from typing import Mapping
+
+import numpy as np
+
+from paperatlas.cluster.density import NOISE
+from paperatlas.errors import PaperatlasError
+
+
+def assign_by_neighbours(neighbour_labels: np.ndarray, neighbour_scores: np.ndarray) -> np.ndarray:
+    """Weighted vote of each row's neighbours' topics.
+
+    Each neighbour votes for its topic with its score (e.g. cosine
+    similarity; negative scores count as 0). Noise neighbours (-1) do not
+    vote. A row whose neighbours are all noise, or whose votes sum to 0, gets
+    -1. Ties go to the smaller topic id.
+
+    Args:
+        neighbour_labels: ``(m, k)`` topic of each neighbour.
+        neighbour_scores: ``(m, k)`` similarity of each neighbour.
+
+    Returns:
+        ``(m,)`` int64 labels.
+    """
+    labels = np.asarray(neighbour_labels, dtype=np.int64)
+    scores = np.asarray(neighbour_scores, dtype=np.float64)
+    if labels.ndim != 2 or labels.shape != scores.shape:
+        raise PaperatlasError(
+            f"neighbour labels and scores must be 2-D of one shape, got {labels.shape} and {scores.shape}"
+        )
+    out = np.full(labels.shape[0], NOISE, dtype=np.int64)
+    if labels.size == 0:
+        return out
+    weights = np.where(labels >= 0, np.clip(np.nan_to_num(scores, nan=0.0), 0.0, None), 0.0)
+    topics = np.unique(labels[labels >= 0])
+    if topics.size == 0:
+        return out
+    position = np.searchsorted(topics, np.where(labels >= 0, labels, topics[0]))
+    votes = np.zeros((labels.shape[0], topics.size), dtype=np.float64)
+    np.add.at(votes, (np.repeat(np.arange(labels.shape[0]), labels.shape[1]), position.ravel()), weights.ravel())
+    best = np.argmax(votes, axis=1)  # first maximum: smallest topic id
+    has_vote = votes[np.arange(labels.shape[0]), best] > 0
+    out[has_vote] = topics[best[has_vote]]
+    return out
+
+
+def match_topic_ids(old_labels: np.ndarray, new_labels: np.ndarray) -> dict[int, int]:
+    """Map new topic ids to old ones by overlap (Hungarian matching).
+
+    The contingency table of papers shared by each (new, old) pair of
+    topics is matched one-to-one to maximise the papers kept in place; pairs
+    sharing no paper are not matched. New topics left over get fresh ids
+    above the largest old id, in order of their new id. Noise is not a topic.
+
+    Args:
+        old_labels: ``(n,)`` previous labels of the same papers, -1 noise.
+        new_labels: ``(n,)`` new labels, -1 noise.
+
+    Returns:
+        ``{new id: id to use}`` for every new topic.
+    """
+    from scipy.optimize import linear_sum_assignment
+
+    old = np.asarray(old_labels, dtype=np.int64)
+    new = np.asarray(new_labels, dtype=np.int64)
+    if old.shape != new.shape or old.ndim != 1:
+        raise PaperatlasError(f"old and new labels must be 1-D of one length, got {old.shape} and {new.shape}")
+    new_ids = np.unique(new[new >= 0])
+    old_ids = np.unique(old[old >= 0])
+    mapping: dict[int, int] = {}
+    if new_ids.size and old_ids.size:
+        both = (new >= 0) & (old >= 0)
+        table = np.zeros((new_ids.size, old_ids.size), dtype=np.int64)
+        np.add.at(table, (np.searchsorted(new_ids, new[both]), np.searchsorted(old_ids, old[both])), 1)
+        rows, cols = linear_sum_assignment(table, maximize=True)
+        for r, c in zip(rows, cols):
+            if table[r, c] > 0:
+                mapping[int(new_ids[r])] = int(old_ids[c])
+    next_id = int(old_ids.max()) + 1 if old_ids.size else 0
+    for topic in new_ids:
+        if int(topic) not in mapping:
+            mapping[int(topic)] = next_id
+            next_id += 1
+    return mapping
+
+
+def relabel(new_labels: np.ndarray, mapping: Mapping[int, int]) -> np.ndarray:
+    """Apply a ``{new id: id}`` mapping; -1 stays -1.
+
+    Raises:
+        PaperatlasError: if a label has no entry in the mapping.
+    """
+    labels = np.asarray(new_labels, dtype=np.int64)
+    out = np.full(labels.shape, NOISE, dtype=np.int64)
+    for topic in np.unique(labels[labels >= 0]):
+        if int(topic) not in mapping:
+            raise PaperatlasError(f"topic {int(topic)} has no entry in the id mapping")
+        out[labels == topic] = int(mapping[int(topic)])
+    return out

@@ -1,0 +1,41 @@
+"""Topic centroids: the normalised mean embedding of each topic's papers."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from paperatlas.errors import PaperatlasError
+
+
+def unit(vectors: np.ndarray) -> np.ndarray:
+    """Rows scaled to unit length (zero rows stay zero), float32."""
+    vectors = np.asarray(vectors, dtype=np.float32)
+    norms = np.linalg.norm(vectors, axis=-1, keepdims=True)
+    norms[norms == 0] = 1.0
+    return np.ascontiguousarray(vectors / norms, dtype=np.float32)
+
+
+def topic_centroids(embeddings: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Unit mean vector of each topic; noise (-1) has none.
+
+    Args:
+        embeddings: ``(n, d)`` rows.
+        labels: ``(n,)`` integer labels, -1 for noise.
+
+    Returns:
+        ``(ids int64 (t,), centroids float32 (t, d))``, ids ascending.
+    """
+    embeddings = np.asarray(embeddings, dtype=np.float32)
+    labels = np.asarray(labels, dtype=np.int64)
+    if embeddings.ndim != 2 or labels.shape != (embeddings.shape[0],):
+        raise PaperatlasError(
+            f"labels {labels.shape} do not match embeddings {embeddings.shape}: one label per row"
+        )
+    ids = np.unique(labels[labels >= 0])
+    if ids.size == 0:
+        return ids, np.zeros((0, embeddings.shape[1]), dtype=np.float32)
+    rows = np.flatnonzero(labels >= 0)
+    rows = rows[np.argsort(labels[rows], kind="stable")]
+    starts = np.searchsorted(labels[rows], ids)
+    sums = np.add.reduceat(embeddings[rows].astype(np.float64), starts, axis=0)
+    return ids, unit(sums)

@@ -1,0 +1,410 @@
+"""Dimension reduction: exact kNN graphs and UMAP to a few dimensions.
+
+The topic stage reduces the embeddings twice, to 5-D for clustering and to
+2-D for the map. Both runs share one nearest-neighbour graph (``knn``), which
+is computed once, either exactly with FAISS (``exact_knn``) or by the caller's
+search index. The 2-D run starts from a PCA of the 5-D result and needs fewer
+epochs (see ``map_layout``).
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+
+import numpy as np
+
+from paperatlas.errors import PaperatlasError
+
+KnnGraph = tuple[np.ndarray, np.ndarray]
+"""``(indices int64 (n, k), distances float32 (n, k))``, self in column 0."""
+
+MIN_UMAP_ROWS = 16
+"""Below this many rows ``reduce`` uses the PCA fallback instead of UMAP."""
+
+
+def default_n_neighbors(n: int) -> int:
+    """UMAP neighbourhood size for ``n`` papers.
+
+    15 up to 1,000 papers, then growing with ``log10(n)`` to 30 at 100,000
+    (capped at 50); never more than ``n - 1``.
+
+    Args:
+        n: Number of papers.
+
+    Returns:
+        The number of neighbours, at least 1 (for ``n >= 2``).
+    """
+    if n < 2:
+        return 1
+    k = 15.0 if n <= 1_000 else 15.0 + 7.5 * math.log10(n / 1_000)
+    return int(max(1, min(round(k), 50, n - 1)))
+
+
+def default_n_epochs(n: int) -> int:
+    """UMAP optimisation epochs for ``n`` papers.
+
+    umap-learn uses 500 epochs below 10,000 rows and 200 above. The cost of
+    an epoch grows with ``n``, so we taper: 500 up to 5,000 rows, then down
+    in proportion to ``sqrt(5000 / n)`` to a floor of 100 (about 100 at 100k).
+
+    Args:
+        n: Number of papers.
+
+    Returns:
+        The number of epochs.
+    """
+    if n <= 5_000:
+        return 500
+    return int(max(100, round(500 * math.sqrt(5_000 / n))))
+
+
+def _check_embeddings(embeddings: np.ndarray) -> np.ndarray:
+    array = np.asarray(embeddings)
+    if array.ndim != 2:
+        raise PaperatlasError(f"embeddings must be a 2-D array (n, d), got shape {array.shape}")
+    if array.shape[0] == 0:
+        raise PaperatlasError("embeddings hold no rows: nothing to reduce")
+    array = np.ascontiguousarray(array, dtype=np.float32)
+    if not np.all(np.isfinite(array)):
+        raise PaperatlasError("embeddings contain NaN or infinite values")
+    return array
+
+
+def exact_knn(embeddings: np.ndarray, k: int) -> KnnGraph:
+    """Exact cosine k-nearest-neighbour graph of unit vectors (FAISS inner product).
+
+    Each row's own index is put in column 0 (distance 0), also when duplicate
+    rows tie with it. ``k`` is capped at ``n``.
+
+    Args:
+        embeddings: ``(n, d)`` float32 unit rows.
+        k: Neighbours per row, self included.
+
+    Returns:
+        ``(indices int64 (n, k), distances float32 (n, k))`` with
+        ``distance = 1 - inner product``, clipped at 0, ascending per row.
+    """
+    import faiss
+
+    data = _check_embeddings(embeddings)
+    n = data.shape[0]
+    if k < 1:
+        raise PaperatlasError(f"k must be at least 1, got {k}")
+    k = min(int(k), n)
+    index = faiss.IndexFlatIP(data.shape[1])
+    index.add(data)
+    # One extra so that self can be moved to the front and one other dropped.
+    k_search = min(k + 1, n)
+    scores, indices = index.search(data, k_search)
+    indices = indices.astype(np.int64)
+    rows = np.arange(n, dtype=np.int64)
+    out_idx = np.empty((n, k), dtype=np.int64)
+    out_dist = np.empty((n, k), dtype=np.float32)
+    out_idx[:, 0] = rows
+    out_dist[:, 0] = 0.0
+    if k > 1:
+        # Drop self wherever it is (or the last column where self was not found).
+        is_self = indices == rows[:, None]
+        missing = ~is_self.any(axis=1)
+        is_self[missing, k_search - 1] = True
+        keep = ~is_self
+        other_idx = indices[keep].reshape(n, k_search - 1)[:, : k - 1]
+        other_scores = scores[keep].reshape(n, k_search - 1)[:, : k - 1]
+        out_idx[:, 1:] = other_idx
+        out_dist[:, 1:] = np.clip(1.0 - other_scores, 0.0, None)
+    if np.any(out_idx < 0):
+        raise PaperatlasError("FAISS returned fewer neighbours than requested")
+    return out_idx, out_dist
+
+
+def approximate_knn(embeddings: np.ndarray, k: int, *, random_state: int | None = 42) -> KnnGraph:
+    """Approximate cosine kNN graph (NN-descent, as umap-learn uses), self first.
+
+    For corpora too large for ``exact_knn``. Seeded, so reproducible.
+
+    Args:
+        embeddings: ``(n, d)`` float32 unit rows.
+        k: Neighbours per row, self included (capped at ``n``).
+        random_state: Seed.
+
+    Returns:
+        ``(indices int64 (n, k), distances float32 (n, k))``.
+    """
+    from pynndescent import NNDescent
+
+    data = _check_embeddings(embeddings)
+    n = data.shape[0]
+    k = min(int(k), n)
+    index = NNDescent(
+        data,
+        n_neighbors=k,
+        metric="cosine",
+        random_state=random_state,
+        n_jobs=1 if random_state is not None else -1,
+        low_memory=True,
+        compressed=True,
+    )
+    indices, distances = index.neighbor_graph
+    indices = np.asarray(indices, dtype=np.int64)
+    distances = np.clip(np.asarray(distances, dtype=np.float32), 0.0, None)
+    rows = np.arange(n, dtype=np.int64)
+    # Put self in column 0 where a duplicate row took its place.
+    not_first = indices[:, 0] != rows
+    for row in np.flatnonzero(not_first):
+        where = np.flatnonzero(indices[row] == row)
+        position = int(where[0]) if where.size else k - 1
+        indices[row, 1 : position + 1] = indices[row, :position].copy()
+        distances[row, 1 : position + 1] = distances[row, :position].copy()
+        indices[row, 0] = row
+        distances[row, 0] = 0.0
+    if np.any(indices < 0):
+        raise PaperatlasError("the approximate neighbour search left some rows without neighbours")
+    return indices, distances
+
+
+def check_knn(knn: KnnGraph, n: int, k: int) -> KnnGraph:
+    """Validate a kNN graph for ``n`` rows and cut it to its first ``k`` columns.
+
+    Args:
+        knn: ``(indices, distances)``, self in column 0.
+        n: Expected number of rows.
+        k: Columns needed.
+
+    Returns:
+        Contiguous copies ``(int64 indices, float32 distances)`` of width ``k``.
+    """
+    try:
+        indices, distances = knn
+    except (TypeError, ValueError):
+        raise PaperatlasError("knn must be a pair (indices, distances)") from None
+    indices = np.asarray(indices)
+    distances = np.asarray(distances)
+    if indices.ndim != 2 or indices.shape != distances.shape:
+        raise PaperatlasError(
+            f"knn indices and distances must be 2-D of one shape, got {indices.shape} and {distances.shape}"
+        )
+    if indices.shape[0] != n:
+        raise PaperatlasError(f"knn has {indices.shape[0]} rows but there are {n} embeddings")
+    if indices.shape[1] < k:
+        raise PaperatlasError(f"knn has {indices.shape[1]} neighbours per row, {k} are needed")
+    indices = np.ascontiguousarray(indices[:, :k], dtype=np.int64)
+    distances = np.ascontiguousarray(distances[:, :k], dtype=np.float32)
+    if np.any(indices < 0) or np.any(indices >= n):
+        raise PaperatlasError("knn holds neighbour ids outside 0..n-1 (FAISS pads with -1)")
+    return indices, distances
+
+
+def pca_fallback(embeddings: np.ndarray, n_components: int) -> np.ndarray:
+    """Deterministic projection used when there are too few rows for UMAP.
+
+    Centres the rows, projects them on their principal axes (SVD, signs fixed
+    so the largest loading of each axis is positive) and pads with zero
+    columns up to ``n_components``. One row, or identical rows, map to zeros.
+
+    Args:
+        embeddings: ``(n, d)`` array.
+        n_components: Output width.
+
+    Returns:
+        ``(n, n_components)`` float32 coordinates.
+    """
+    data = np.asarray(embeddings, dtype=np.float64)
+    n = data.shape[0]
+    out = np.zeros((n, n_components), dtype=np.float32)
+    centred = data - data.mean(axis=0, keepdims=True)
+    if n < 2 or not np.any(np.abs(centred) > 1e-12):
+        return out
+    _, s, vt = np.linalg.svd(centred, full_matrices=False)
+    m = min(n_components, vt.shape[0])
+    vt = vt[:m]
+    signs = np.sign(vt[np.arange(m), np.argmax(np.abs(vt), axis=1)])
+    signs[signs == 0] = 1.0
+    projected = centred @ (vt * signs[:, None]).T
+    projected[:, s[:m] <= 1e-9 * max(s[0], 1e-30)] = 0.0
+    out[:, :m] = projected.astype(np.float32)
+    return out
+
+
+def reduce(
+    embeddings: np.ndarray,
+    n_components: int = 5,
+    *,
+    n_neighbors: int | None = None,
+    min_dist: float = 0.0,
+    metric: str = "cosine",
+    random_state: int | None = 42,
+    knn: KnnGraph | None = None,
+    n_epochs: int | None = None,
+    init: str | np.ndarray = "spectral",
+) -> np.ndarray:
+    """Reduce embeddings with UMAP.
+
+    With ``random_state`` set, umap-learn runs its optimisation on one thread
+    (we pass ``n_jobs=1`` so it does not warn) and the result is reproducible.
+    A precomputed ``knn`` (for cosine: ``1 - inner product``) is cut to
+    ``n_neighbors`` columns and handed to UMAP as ``precomputed_knn`` so the
+    neighbours are not searched again. With fewer than ``MIN_UMAP_ROWS`` rows,
+    or ``n <= n_components + 1``, UMAP is unreliable and the deterministic
+    ``pca_fallback`` is returned instead.
+
+    Args:
+        embeddings: ``(n, d)`` float32 unit rows.
+        n_components: Output dimensions.
+        n_neighbors: UMAP neighbourhood; ``default_n_neighbors(n)`` if None.
+        min_dist: UMAP ``min_dist`` (0 packs clusters tightly, good for HDBSCAN).
+        metric: Input metric for UMAP.
+        random_state: Seed; None lets UMAP use all cores, not reproducibly.
+        knn: Optional precomputed ``(indices, distances)`` graph, self first.
+        n_epochs: Optimisation epochs; ``default_n_epochs(n)`` if None.
+        init: UMAP ``init``: "spectral", "pca", "random" or an ``(n, c)`` array.
+
+    Returns:
+        ``(n, n_components)`` float32 coordinates.
+    """
+    import umap
+
+    data = _check_embeddings(embeddings)
+    n = data.shape[0]
+    if n_components < 1:
+        raise PaperatlasError(f"n_components must be at least 1, got {n_components}")
+    if n < MIN_UMAP_ROWS or n <= n_components + 1:
+        return pca_fallback(data, n_components)
+    k = default_n_neighbors(n) if n_neighbors is None else int(n_neighbors)
+    if k < 2:
+        raise PaperatlasError(f"n_neighbors must be at least 2, got {k}")
+    k = min(k, n - 1)
+    precomputed: tuple = (None, None, None)
+    if knn is not None:
+        precomputed = check_knn(knn, n, k)
+    if isinstance(init, np.ndarray):
+        init = np.ascontiguousarray(init, dtype=np.float32)
+        if init.shape != (n, n_components):
+            raise PaperatlasError(f"init must have shape {(n, n_components)}, got {init.shape}")
+    model = umap.UMAP(
+        n_components=n_components,
+        n_neighbors=k,
+        min_dist=min_dist,
+        metric=metric,
+        random_state=random_state,
+        n_jobs=1 if random_state is not None else -1,
+        n_epochs=default_n_epochs(n) if n_epochs is None else int(n_epochs),
+        init=init,
+        precomputed_knn=precomputed,
+        low_memory=True,
+        transform_mode="embedding",
+    )
+    with warnings.catch_warnings():
+        # Raised because a precomputed graph carries no NNDescent search index;
+        # we never call transform, so it does not apply.
+        warnings.filterwarnings("ignore", message=r"precomputed_knn\[2\]", category=UserWarning)
+        # Spectral init can fail on graphs with many components; UMAP then
+        # falls back to random init itself, which is still seeded.
+        coords = model.fit_transform(data)
+    coords = np.asarray(coords, dtype=np.float32)
+    if not np.all(np.isfinite(coords)):
+        raise PaperatlasError("UMAP produced non-finite coordinates")
+    return coords
+
+
+def map_layout(
+    embeddings: np.ndarray,
+    reduced: np.ndarray,
+    *,
+    n_neighbors: int | None = None,
+    min_dist: float = 0.1,
+    random_state: int | None = 42,
+    knn: KnnGraph | None = None,
+    n_epochs: int | None = None,
+) -> np.ndarray:
+    """2-D map coordinates that agree with a ``reduce``d clustering space.
+
+    Runs UMAP to 2-D on the same graph (pass the same ``knn``) starting from
+    the first two principal axes of ``reduced``, so the map shows the layout
+    the clusters were found in; a warm start needs about half the epochs.
+
+    Args:
+        embeddings: ``(n, d)`` float32 unit rows.
+        reduced: ``(n, c)`` output of ``reduce``.
+        n_neighbors: As in ``reduce``.
+        min_dist: UMAP ``min_dist``; a little spread makes the map readable.
+        random_state: Seed.
+        knn: The graph ``reduce`` used.
+        n_epochs: Epochs; half of ``default_n_epochs(n)`` (at least 50) if None.
+
+    Returns:
+        ``(n, 2)`` float32 coordinates.
+    """
+    data = _check_embeddings(embeddings)
+    n = data.shape[0]
+    reduced = np.asarray(reduced, dtype=np.float32)
+    if reduced.ndim != 2 or reduced.shape[0] != n:
+        raise PaperatlasError(f"reduced must have {n} rows, got shape {reduced.shape}")
+    if n < MIN_UMAP_ROWS or n <= 3:
+        return pca_fallback(data, 2)
+    start = pca_fallback(reduced, 2).astype(np.float64)
+    spread = np.abs(start).max()
+    if spread > 0:
+        # umap-learn expects an init of roughly this scale (it rescales
+        # spectral and PCA inits to [0, 10]).
+        start = 10.0 * start / spread
+    # A little seeded jitter, as umap-learn adds to its own inits, so that
+    # duplicate rows do not start on one spot.
+    start += np.random.default_rng(random_state).normal(scale=1e-4, size=start.shape)
+    if n_epochs is None:
+        n_epochs = max(50, default_n_epochs(n) // 2)
+    return reduce(
+        data,
+        2,
+        n_neighbors=n_neighbors,
+        min_dist=min_dist,
+        random_state=random_state,
+        knn=knn,
+        n_epochs=n_epochs,
+        init=start.astype(np.float32),
+    )
+
+
+class Reducer:
+    """Thin scikit-learn-style wrapper of ``reduce``.
+
+    The constructor stores its arguments untouched; ``fit`` validates and
+    sets ``embedding_`` (the reduced coordinates) and ``n_neighbors_``.
+    """
+
+    def __init__(
+        self,
+        n_components: int = 5,
+        *,
+        n_neighbors: int | None = None,
+        min_dist: float = 0.0,
+        metric: str = "cosine",
+        n_epochs: int | None = None,
+        random_state: int | None = 42,
+    ) -> None:
+        self.n_components = n_components
+        self.n_neighbors = n_neighbors
+        self.min_dist = min_dist
+        self.metric = metric
+        self.n_epochs = n_epochs
+        self.random_state = random_state
+
+    def fit(self, X: np.ndarray, y: object = None, *, knn: KnnGraph | None = None) -> "Reducer":
+        """Reduce ``X`` (``(n, d)`` unit rows); ``knn`` as in ``reduce``."""
+        n = np.asarray(X).shape[0]
+        self.n_neighbors_ = default_n_neighbors(n) if self.n_neighbors is None else self.n_neighbors
+        self.embedding_ = reduce(
+            X,
+            self.n_components,
+            n_neighbors=self.n_neighbors_,
+            min_dist=self.min_dist,
+            metric=self.metric,
+            random_state=self.random_state,
+            knn=knn,
+            n_epochs=self.n_epochs,
+        )
+        return self
+
+    def fit_transform(self, X: np.ndarray, y: object = None, *, knn: KnnGraph | None = None) -> np.ndarray:
+        """``fit`` and return ``embedding_``."""
+        return self.fit(X, y, knn=knn).embedding_

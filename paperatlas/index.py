@@ -1,0 +1,133 @@
+"""A FAISS inner-product index over paper vectors, row ``i`` being paper ``i``.
+
+``exact`` is a flat index; ``hnsw`` an approximate graph index. ``auto``
+picks exact up to :data:`AUTO_APPROXIMATE_ABOVE` papers and HNSW above.
+Searches never return FAISS's ``-1`` padding.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from paperatlas.errors import PaperatlasError
+
+INDEX_KINDS = ("auto", "exact", "hnsw")
+AUTO_APPROXIMATE_ABOVE = 50_000
+HNSW_M = 32
+HNSW_EF_CONSTRUCTION = 80
+HNSW_EF_SEARCH = 128
+
+
+def choose_kind(kind: str, n: int) -> str:
+    """The concrete index kind for ``n`` papers."""
+    if kind not in INDEX_KINDS:
+        raise PaperatlasError(f"unknown index kind {kind!r}; choose one of {', '.join(INDEX_KINDS)}")
+    if kind == "auto":
+        return "hnsw" if n > AUTO_APPROXIMATE_ABOVE else "exact"
+    return kind
+
+
+def _as_matrix(vectors: np.ndarray, dimension: int) -> np.ndarray:
+    vectors = np.ascontiguousarray(vectors, dtype=np.float32)
+    if vectors.ndim == 1:
+        vectors = vectors[None, :]
+    if vectors.ndim != 2 or vectors.shape[1] != dimension:
+        raise PaperatlasError(f"expected vectors of dimension {dimension}, got shape {vectors.shape}")
+    return vectors
+
+
+class PaperIndex:
+    """Inner-product search over unit vectors; rows follow the atlas's paper order."""
+
+    def __init__(self, dimension: int, kind: str = "exact") -> None:
+        import faiss
+
+        self.dimension = dimension
+        self.kind = choose_kind(kind, 0)
+        if self.kind == "exact":
+            self._index = faiss.IndexFlatIP(dimension)
+        else:
+            self._index = faiss.IndexHNSWFlat(dimension, HNSW_M, faiss.METRIC_INNER_PRODUCT)
+            self._index.hnsw.efConstruction = HNSW_EF_CONSTRUCTION
+            self._index.hnsw.efSearch = HNSW_EF_SEARCH
+
+    @classmethod
+    def build(cls, vectors: np.ndarray, kind: str = "auto") -> PaperIndex:
+        """An index over ``vectors`` (``auto`` picks the kind from their count)."""
+        index = cls(int(vectors.shape[1]), choose_kind(kind, len(vectors)))
+        index.add(vectors)
+        return index
+
+    def __len__(self) -> int:
+        return int(self._index.ntotal)
+
+    def add(self, vectors: np.ndarray) -> None:
+        """Append rows (no rebuild)."""
+        self._index.add(_as_matrix(vectors, self.dimension))
+
+    def vectors(self) -> np.ndarray:
+        """All stored vectors, in row order."""
+        return self._index.reconstruct_n(0, len(self)) if len(self) else np.zeros((0, self.dimension), np.float32)
+
+    def remove_rows(self, rows: np.ndarray) -> None:
+        """Drop rows; later rows move up so row order keeps following the papers."""
+        import faiss
+
+        rows = np.unique(np.asarray(rows, dtype=np.int64))
+        if len(rows) == 0:
+            return
+        if self.kind == "exact":
+            self._index.remove_ids(faiss.IDSelectorBatch(rows))
+            return
+        keep = np.ones(len(self), dtype=bool)
+        keep[rows] = False
+        kept = self.vectors()[keep]
+        rebuilt = PaperIndex(self.dimension, self.kind)
+        rebuilt.add(kept)
+        self._index = rebuilt._index
+
+    def search(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """Scores and rows of the ``k`` nearest rows per query, best first.
+
+        ``k`` is capped at the number of stored rows. Should an approximate
+        index come back short (FAISS pads with ``-1``), the query is answered
+        by an exact scan instead, so every returned row is real.
+        """
+        queries = _as_matrix(queries, self.dimension)
+        k = min(int(k), len(self))
+        if k < 1:
+            return np.zeros((len(queries), 0), np.float32), np.zeros((len(queries), 0), np.int64)
+        scores, rows = self._index.search(queries, k)
+        if (rows < 0).any():
+            # an approximate search came back short: fall back to an exact scan
+            exact_scores = queries @ self.vectors().T
+            rows = np.argsort(-exact_scores, axis=1, kind="stable")[:, :k]
+            scores = np.take_along_axis(exact_scores, rows, axis=1)
+        return scores.astype(np.float32), rows.astype(np.int64)
+
+    def save(self, path: str | Path) -> None:
+        import faiss
+
+        faiss.write_index(self._index, str(path))
+
+    @classmethod
+    def load(cls, path: str | Path) -> PaperIndex:
+        import faiss
+
+        try:
+            raw = faiss.read_index(str(path))
+        except RuntimeError as exc:
+            raise PaperatlasError(f"{path}: not a readable FAISS index ({str(exc).splitlines()[0]})") from None
+        index = cls.__new__(cls)
+        index.dimension = int(raw.d)
+        if isinstance(raw, faiss.IndexHNSWFlat):
+            index.kind = "hnsw"
+            raw.hnsw.efSearch = HNSW_EF_SEARCH
+        elif isinstance(raw, faiss.IndexFlatIP):
+            index.kind = "exact"
+        else:
+            raise PaperatlasError(f"{path}: unsupported FAISS index type {type(raw).__name__}")
+        index._index = raw
+        return index

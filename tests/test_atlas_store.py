@@ -1,0 +1,214 @@
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from paperatlas.atlas import Atlas
+from paperatlas.corpus import Corpus, Paper
+from paperatlas.embed import FakeEmbedder
+from paperatlas.errors import PaperatlasError
+from paperatlas.store import FORMAT_VERSION, AtlasFormatError
+
+
+def small_corpus(n: int = 30) -> Corpus:
+    return Corpus(
+        Paper(
+            id=f"p{i}",
+            title=f"Title {i} about {['rewards', 'diffusion', 'values'][i % 3]}",
+            abstract=f"An abstract {i} on {['reward models', 'image diffusion', 'human values'][i % 3]}.",
+            date="2025-01-02" if i % 2 else None,
+            metadata={"label": ["a", "b", "c"][i % 3], "tags": ["x", str(i)], "extra": {"k": i}},
+        )
+        for i in range(n)
+    )
+
+
+@pytest.fixture()
+def saved(tmp_path) -> Path:
+    atlas = Atlas.build(small_corpus(), FakeEmbedder(), cache=None)
+    atlas.save(tmp_path / "atlas")
+    return tmp_path / "atlas"
+
+
+def test_round_trip_keeps_papers_metadata_vectors_and_index(saved):
+    original = Atlas.build(small_corpus(), FakeEmbedder(), cache=None)
+    loaded = Atlas.load(saved)
+    assert loaded.corpus.ids == original.corpus.ids
+    assert list(loaded.corpus) == list(original.corpus)  # every field and metadata value
+    assert loaded.corpus.get("p1").metadata == {"label": "b", "tags": ["x", "1"], "extra": {"k": 1}}
+    np.testing.assert_array_equal(loaded.embeddings, original.embeddings)
+    np.testing.assert_array_equal(loaded.index.search(original.embeddings[:5], 5)[1],
+                                  original.index.search(original.embeddings[:5], 5)[1])
+    assert loaded.model.id == "fake-hashing-384" and loaded.model.dimension == 384
+
+
+def test_manifest_records_versions_model_hashes(saved):
+    manifest = json.loads((saved / "manifest.json").read_text())
+    assert manifest["format_version"] == FORMAT_VERSION
+    assert manifest["paperatlas_version"]
+    assert {"numpy", "faiss-cpu"} <= manifest["libraries"].keys()
+    assert manifest["model"] == {"id": "fake-hashing-384", "dimension": 384, "external": False}
+    assert manifest["corpus"]["papers"] == 30 and len(manifest["corpus"]["content_hash"]) == 64
+    assert set(manifest["files"]) == {"papers.parquet", "embeddings.npy", "index.faiss"}
+    assert all(len(entry["sha256"]) == 64 for entry in manifest["files"].values())
+    assert not list(saved.glob("*.pkl"))
+
+
+def test_embeddings_load_without_pickle(saved):
+    array = np.load(saved / "embeddings.npy", allow_pickle=False)
+    assert array.dtype == np.float32 and array.shape == (30, 384)
+
+
+@pytest.mark.parametrize("name", ["papers.parquet", "embeddings.npy", "index.faiss"])
+def test_missing_file_is_a_clear_error(saved, name):
+    (saved / name).unlink()
+    with pytest.raises(AtlasFormatError, match=f"{name}: missing"):
+        Atlas.load(saved)
+
+
+@pytest.mark.parametrize("name", ["papers.parquet", "embeddings.npy", "index.faiss"])
+def test_corrupted_file_is_caught_by_its_checksum(saved, name):
+    path = saved / name
+    data = bytearray(path.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    path.write_bytes(bytes(data))
+    with pytest.raises(AtlasFormatError, match=f"{name}: corrupted"):
+        Atlas.load(saved)
+
+
+def edit_manifest(folder: Path, change) -> None:
+    manifest = json.loads((folder / "manifest.json").read_text())
+    change(manifest)
+    (folder / "manifest.json").write_text(json.dumps(manifest))
+
+
+def test_unknown_format_version_is_refused(saved):
+    edit_manifest(saved, lambda m: m.update(format_version=FORMAT_VERSION + 1))
+    with pytest.raises(AtlasFormatError, match="format version 2 is not supported"):
+        Atlas.load(saved)
+
+
+def test_garbled_manifest_and_non_atlas_folders(saved, tmp_path):
+    (saved / "manifest.json").write_text("{not json")
+    with pytest.raises(AtlasFormatError, match="corrupted manifest"):
+        Atlas.load(saved)
+    with pytest.raises(AtlasFormatError, match="manifest.json is missing"):
+        Atlas.load(tmp_path)
+    with pytest.raises(AtlasFormatError, match="no atlas folder"):
+        Atlas.load(tmp_path / "nowhere")
+
+
+def test_dimension_in_manifest_must_match_the_vectors(saved):
+    edit_manifest(saved, lambda m: m["model"].update(dimension=768))
+    with pytest.raises(AtlasFormatError, match="768-d model"):
+        Atlas.load(saved)
+
+
+def test_papers_must_match_the_corpus_hash(saved):
+    edit_manifest(saved, lambda m: m["corpus"].update(content_hash="0" * 64))
+    with pytest.raises(AtlasFormatError, match="corpus hash"):
+        Atlas.load(saved)
+
+
+def test_loading_with_another_model_is_refused(saved):
+    with pytest.raises(PaperatlasError, match="not the model this atlas was built with"):
+        Atlas.load(saved, embedder=FakeEmbedder(model_id="other"))
+    with pytest.raises(PaperatlasError, match="makes 64-d vectors"):
+        Atlas.load(saved, embedder=FakeEmbedder(dimension=64))
+
+
+def test_external_embeddings_are_recorded(tmp_path):
+    corpus = small_corpus(12)
+    vectors = np.random.default_rng(0).standard_normal((12, 48))
+    atlas = Atlas.build(corpus, embeddings=vectors)
+    atlas.save(tmp_path / "a")
+    manifest = json.loads((tmp_path / "a" / "manifest.json").read_text())
+    assert manifest["model"] == {"id": "external", "dimension": 48, "external": True}
+    loaded = Atlas.load(tmp_path / "a")
+    np.testing.assert_allclose(np.linalg.norm(loaded.embeddings, axis=1), 1.0, rtol=1e-5)
+    with pytest.raises(PaperatlasError, match="precomputed embeddings"):
+        loaded.embedder()
+    with pytest.raises(PaperatlasError, match=r"shape \(11, 48\)"):
+        Atlas.build(corpus, embeddings=vectors[:11])
+    with pytest.raises(PaperatlasError, match="NaN"):
+        Atlas.build(corpus, embeddings=np.full((12, 4), np.nan))
+
+
+def test_remove_by_id_updates_corpus_vectors_and_index(tmp_path):
+    atlas = Atlas.build(small_corpus(), FakeEmbedder(), cache=None)
+    kept_vector = atlas.embeddings[atlas.corpus.row("p7")].copy()
+    atlas.remove(["p0", "p3"])
+    assert len(atlas) == 28 and "p0" not in atlas.corpus
+    _, rows = atlas.index.search(kept_vector, 1)
+    assert atlas.corpus[int(rows[0, 0])].id == "p7"
+    with pytest.raises(PaperatlasError, match="unknown paper id"):
+        atlas.remove(["nope"])
+    atlas.save(tmp_path / "a")
+    assert Atlas.load(tmp_path / "a").corpus.ids == atlas.corpus.ids
+
+
+def test_save_refuses_to_replace_a_folder_that_is_not_an_atlas(tmp_path):
+    (tmp_path / "docs").mkdir()
+    (tmp_path / "docs" / "thesis.tex").write_text("precious")
+    atlas = Atlas.build(small_corpus(5), FakeEmbedder(), cache=None)
+    with pytest.raises(PaperatlasError, match="not an atlas"):
+        atlas.save(tmp_path / "docs")
+    assert (tmp_path / "docs" / "thesis.tex").read_text() == "precious"
+
+
+SLOW_SAVE = textwrap.dedent(
+    """
+    import sys, time
+    from pathlib import Path
+    import paperatlas.store as store
+    from paperatlas.atlas import Atlas
+
+    target, marker = sys.argv[1], Path(sys.argv[2])
+    atlas = Atlas.load(target)
+    atlas.remove(atlas.corpus.ids[:10])
+    real_hash = store.sha256_file
+
+    def slow_hash(path):
+        digest = real_hash(path)
+        marker.write_text("midway")
+        time.sleep(60)
+        return digest
+
+    store.sha256_file = slow_hash
+    atlas.save(target)
+    """
+)
+
+
+@pytest.mark.parametrize("how", ["kill", "interrupt"])
+def test_interrupted_save_leaves_the_previous_atlas_intact(saved, tmp_path, how):
+    marker = tmp_path / "midway"
+    process = subprocess.Popen([sys.executable, "-c", SLOW_SAVE, str(saved), str(marker)])
+    try:
+        deadline = time.time() + 60
+        while not marker.exists():
+            assert process.poll() is None, "the save ended before it was interrupted"
+            assert time.time() < deadline
+            time.sleep(0.05)
+        assert list(saved.parent.glob(".atlas.saving-*")), "the save writes a temporary folder first"
+        process.send_signal(signal.SIGKILL if how == "kill" else signal.SIGINT)
+        process.wait(timeout=30)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert process.returncode != 0
+    atlas = Atlas.load(saved)  # verifies every checksum
+    assert len(atlas) == 30
+    # a later save cleans up what the killed one left behind
+    atlas.save(saved)
+    assert not list(saved.parent.glob(".atlas.*"))
+    assert len(Atlas.load(saved)) == 30

@@ -1,0 +1,74 @@
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from paperatlas.cli import main
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def run(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "paperatlas", *args], capture_output=True, text=True, cwd=REPO)
+
+
+@pytest.fixture()
+def external_atlas(tmp_path, bundled_corpus) -> Path:
+    vectors = np.random.default_rng(0).standard_normal((len(bundled_corpus), 16)).astype(np.float32)
+    np.save(tmp_path / "x.npy", vectors)
+    result = CliRunner().invoke(
+        main, ["build", str(REPO / "data" / "papers.jsonl"), "-o", str(tmp_path / "atlas"),
+               "--embeddings", str(tmp_path / "x.npy")]
+    )
+    assert result.exit_code == 0, result.output
+    return tmp_path / "atlas"
+
+
+def test_build_with_precomputed_embeddings_and_info(external_atlas):
+    result = CliRunner().invoke(main, ["info", str(external_atlas), "--json"])
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.output)
+    assert summary == {
+        "papers": 350, "model": "external", "dimension": 16, "external_embeddings": True,
+        "index": "exact", "format_version": 1,
+    }
+    text = CliRunner().invoke(main, ["info", str(external_atlas)]).output
+    assert "papers: 350" in text and "index: exact" in text
+
+
+def test_build_hnsw_by_option(tmp_path, bundled_corpus):
+    np.save(tmp_path / "x.npy", np.random.default_rng(0).standard_normal((len(bundled_corpus), 8)))
+    result = CliRunner().invoke(main, ["build", str(REPO / "data" / "papers.jsonl"), "-o", str(tmp_path / "a"),
+                                       "--embeddings", str(tmp_path / "x.npy"), "--index", "hnsw"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(CliRunner().invoke(main, ["info", str(tmp_path / "a"), "--json"]).output)["index"] == "hnsw"
+
+
+def test_build_rejects_misaligned_embeddings(tmp_path):
+    np.save(tmp_path / "x.npy", np.zeros((3, 8), dtype=np.float32))
+    result = run("build", "data/papers.jsonl", "-o", str(tmp_path / "a"), "--embeddings", str(tmp_path / "x.npy"))
+    assert result.returncode == 1
+    assert "error: precomputed embeddings have shape (3, 8); expected (350, dimension)" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert not (tmp_path / "a").exists()
+
+
+def test_info_on_damaged_atlas_is_one_line(external_atlas):
+    (external_atlas / "index.faiss").write_bytes(b"junk")
+    result = run("info", str(external_atlas))
+    assert result.returncode == 1
+    assert result.stderr.strip().count("\n") == 0
+    assert "index.faiss: corrupted" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_unknown_model_is_a_clear_error_without_download(tmp_path):
+    result = run("build", "data/papers.jsonl", "-o", str(tmp_path / "a"), "--model", str(tmp_path / "no-such-model"),
+                 "--no-cache")
+    assert result.returncode == 1
+    assert "cannot load embedding model" in result.stderr and "Traceback" not in result.stderr

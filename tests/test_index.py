@@ -1,0 +1,90 @@
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from paperatlas.errors import PaperatlasError
+from paperatlas.index import AUTO_APPROXIMATE_ABOVE, PaperIndex, choose_kind
+
+
+def unit(n: int, d: int = 32, seed: int = 0) -> np.ndarray:
+    x = np.random.default_rng(seed).standard_normal((n, d)).astype(np.float32)
+    return x / np.linalg.norm(x, axis=1, keepdims=True)
+
+
+@pytest.mark.parametrize("kind", ["exact", "hnsw"])
+def test_each_vector_finds_itself_first(kind):
+    x = unit(300)
+    index = PaperIndex.build(x, kind)
+    scores, rows = index.search(x, 3)
+    assert (rows[:, 0] == np.arange(300)).all()
+    np.testing.assert_allclose(scores[:, 0], 1.0, atol=1e-5)
+    assert (np.diff(scores, axis=1) <= 1e-6).all()  # best first
+
+
+@pytest.mark.parametrize("kind", ["exact", "hnsw"])
+def test_k_beyond_size_returns_every_row_never_minus_one(kind):
+    x = unit(7)
+    scores, rows = PaperIndex.build(x, kind).search(x[:2], 50)
+    assert rows.shape == (2, 7)
+    assert (rows >= 0).all()
+    assert sorted(rows[0]) == list(range(7))
+
+
+def test_hnsw_agrees_with_exact_search():
+    x = unit(3000, d=64, seed=1)
+    queries = unit(100, d=64, seed=2)
+    _, exact = PaperIndex.build(x, "exact").search(queries, 10)
+    _, approx = PaperIndex.build(x, "hnsw").search(queries, 10)
+    recall = np.mean([len(set(a) & set(b)) / 10 for a, b in zip(exact, approx)])
+    assert recall >= 0.95
+
+
+@pytest.mark.parametrize("kind", ["exact", "hnsw"])
+def test_remove_rows_keeps_the_order_of_the_rest(kind):
+    x = unit(50)
+    index = PaperIndex.build(x, kind)
+    index.remove_rows([0, 10, 49])
+    kept = np.delete(x, [0, 10, 49], axis=0)
+    assert len(index) == 47
+    _, rows = index.search(kept, 1)
+    assert (rows[:, 0] == np.arange(47)).all()
+
+
+@pytest.mark.parametrize("kind", ["exact", "hnsw"])
+def test_add_appends_without_rebuild(kind):
+    x = unit(40)
+    index = PaperIndex.build(x[:30], kind)
+    index.add(x[30:])
+    _, rows = index.search(x[35:36], 1)
+    assert len(index) == 40 and rows[0, 0] == 35
+
+
+@pytest.mark.parametrize("kind", ["exact", "hnsw"])
+def test_save_load_round_trip(tmp_path, kind):
+    x = unit(100)
+    index = PaperIndex.build(x, kind)
+    index.save(tmp_path / "index.faiss")
+    loaded = PaperIndex.load(tmp_path / "index.faiss")
+    assert loaded.kind == kind and len(loaded) == 100 and loaded.dimension == 32
+    np.testing.assert_array_equal(index.search(x[:5], 5)[1], loaded.search(x[:5], 5)[1])
+
+
+def test_load_rejects_a_file_that_is_not_an_index(tmp_path):
+    bad = tmp_path / "index.faiss"
+    bad.write_bytes(b"not faiss at all")
+    with pytest.raises(PaperatlasError, match="not a readable FAISS index"):
+        PaperIndex.load(bad)
+
+
+def test_wrong_dimension_and_kind_are_errors():
+    index = PaperIndex.build(unit(10), "exact")
+    with pytest.raises(PaperatlasError, match="dimension 32"):
+        index.search(unit(1, d=16), 1)
+    with pytest.raises(PaperatlasError, match="unknown index kind"):
+        choose_kind("ivf-magic", 10)
+
+
+def test_auto_switches_to_approximate_above_the_documented_size():
+    assert choose_kind("auto", AUTO_APPROXIMATE_ABOVE) == "exact"
+    assert choose_kind("auto", AUTO_APPROXIMATE_ABOVE + 1) == "hnsw"
