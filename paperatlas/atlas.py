@@ -78,7 +78,10 @@ class Atlas:
         self.index = index
         self.model = model
         self._embedder: Embedder | None = None
+        self._explainer = None
+        self._title_keys: dict[str, int] | None = None
         self.last_embedded = 0
+        self.topics = None  # a paperatlas.cluster.topics.TopicModel once fitted
 
     def __len__(self) -> int:
         return len(self.corpus)
@@ -192,6 +195,7 @@ class Atlas:
             )
         if not fresh:
             return []
+        self._forget_derived()
         self.corpus = Corpus(list(self.corpus) + fresh)
         self.embeddings = np.concatenate([self.embeddings, vectors]).astype(np.float32)
         self.index.add(vectors)
@@ -205,9 +209,66 @@ class Atlas:
         rows = np.array(sorted({self.corpus.row(paper_id) for paper_id in ids}), dtype=np.int64)
         keep = np.ones(len(self), dtype=bool)
         keep[rows] = False
+        self._forget_derived()
         self.corpus = Corpus(paper for paper, kept in zip(self.corpus, keep) if kept)
         self.embeddings = self.embeddings[keep]
         self.index.remove_rows(rows)
+
+    # queries ----------------------------------------------------------------
+
+    def embed_query(self, text: str) -> np.ndarray:
+        """The unit vector of a free-text query, by the atlas's model."""
+        return self.embedder().encode([text])[0]
+
+    def title_keys(self) -> dict[str, int]:
+        """Normalised title → row (first paper wins)."""
+        if self._title_keys is None:
+            from paperatlas.corpus.model import normalise_title
+
+            keys: dict[str, int] = {}
+            for row, paper in enumerate(self.corpus):
+                keys.setdefault(normalise_title(paper.title), row)
+            self._title_keys = keys
+        return self._title_keys
+
+    def explainer(self):
+        """The term statistics behind search results' "why" (built on first use)."""
+        if self._explainer is None:
+            from paperatlas.why import TermExplainer
+
+            self._explainer = TermExplainer(self.corpus.texts())
+        return self._explainer
+
+    def _forget_derived(self) -> None:
+        self._explainer = None
+        self._title_keys = None
+
+    def paper_topics(self, layer: int = 0) -> tuple[np.ndarray | None, dict[int, str]]:
+        """Each paper's topic id at ``layer`` (-1 = noise) and the topic names; ``(None, {})`` without topics."""
+        if self.topics is None:
+            return None, {}
+        return self.topics.labels_at(layer), self.topics.names_at(layer)
+
+    def topic_mask(self, topic: int | str, layer: int = 0) -> np.ndarray:
+        """Which papers belong to a topic, given by id or name."""
+        labels, names = self.paper_topics(layer)
+        if labels is None:
+            raise PaperatlasError("this atlas has no topics yet; build it with topics to filter by topic")
+        if isinstance(topic, str) and not topic.lstrip("-").isdigit():
+            matches = [tid for tid, name in names.items() if name.casefold() == topic.casefold()]
+            if not matches:
+                raise PaperatlasError(f"no topic named {topic!r} at layer {layer}")
+            return np.isin(labels, matches)
+        topic_id = int(topic)
+        if topic_id not in names and topic_id != -1:
+            raise PaperatlasError(f"no topic {topic_id} at layer {layer}")
+        return labels == topic_id
+
+    def similar(self, query, k: int = 10, **options):
+        """Find similar papers; see :func:`paperatlas.search.find_similar_papers`."""
+        from paperatlas.search import find_similar_papers
+
+        return find_similar_papers(self, query, k, **options)
 
     # persistence ----------------------------------------------------------
 

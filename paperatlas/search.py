@@ -1,0 +1,220 @@
+"""Find similar papers: by free text, paper id, title, or several papers (more/less like these)."""
+
+from __future__ import annotations
+
+import difflib
+from collections import Counter
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Sequence
+
+import numpy as np
+
+from paperatlas.corpus.dates import parse_date
+from paperatlas.corpus.model import normalise_title
+from paperatlas.errors import PaperatlasError
+
+if TYPE_CHECKING:
+    from paperatlas.atlas import Atlas
+
+QUERY_KINDS = ("auto", "text", "id", "title")
+NEGATIVE_WEIGHT = 0.5
+TITLE_CUTOFF = 0.8
+RESULT_FIELDS = ("id", "title", "score", "topic_id", "topic", "date", "url", "why")
+
+
+class SearchError(PaperatlasError):
+    """A query that cannot be answered as asked (empty, unknown ids, bad k, ...)."""
+
+
+class SearchResults(list):
+    """Hits as a list of dicts (best first), with :meth:`to_frame` for a DataFrame."""
+
+    def __init__(self, hits: Sequence[dict[str, Any]], query: dict[str, Any]) -> None:
+        super().__init__(hits)
+        self.query = query
+
+    def to_frame(self):
+        import pandas as pd
+
+        return pd.DataFrame(list(self), columns=list(RESULT_FIELDS))
+
+    def _repr_html_(self) -> str:
+        frame = self.to_frame()
+        frame["why"] = frame["why"].map(", ".join)
+        return f"<p><b>{len(self)} papers like</b> {self.query.get('description', '')}</p>" + frame.to_html(index=False)
+
+
+@dataclass(frozen=True)
+class ResolvedQuery:
+    vector: np.ndarray
+    rows: tuple[int, ...]  # the query papers, for id/title queries
+    terms: Counter
+    description: str
+
+
+def _vector_of_rows(atlas: Atlas, positive: list[int], negative: list[int]) -> np.ndarray:
+    vector = atlas.embeddings[positive].mean(axis=0)
+    if negative:
+        vector = vector - NEGATIVE_WEIGHT * atlas.embeddings[negative].mean(axis=0)
+    norm = float(np.linalg.norm(vector))
+    if norm < 1e-6:
+        raise SearchError("the positive and negative papers cancel out; nothing is left to search for")
+    return (vector / norm).astype(np.float32)
+
+
+def _rows_of_ids(atlas: Atlas, ids: Sequence[str], role: str) -> list[int]:
+    if isinstance(ids, str):
+        ids = [ids]
+    ids = list(ids)
+    if not ids and role == "query":
+        raise SearchError("the list of paper ids is empty")
+    unknown = [paper_id for paper_id in ids if not isinstance(paper_id, str) or paper_id not in atlas.corpus]
+    if unknown:
+        known = len(ids) - len(unknown)
+        raise SearchError(
+            f"unknown {role} paper id(s): {', '.join(map(repr, unknown[:5]))}"
+            + (f" ({known} of the {len(ids)} ids are known)" if known else "")
+        )
+    return [atlas.corpus.row(paper_id) for paper_id in ids]
+
+
+def _title_row(atlas: Atlas, title: str, close: bool) -> int | None:
+    wanted = normalise_title(title)
+    titles = atlas.title_keys()
+    if wanted in titles:
+        return titles[wanted]
+    if close:
+        match = difflib.get_close_matches(wanted, list(titles), n=1, cutoff=TITLE_CUTOFF)
+        if match:
+            return titles[match[0]]
+    return None
+
+
+def resolve_query(atlas: Atlas, query: str | Sequence[str], by: str, negative: Sequence[str]) -> ResolvedQuery:
+    """Turn a query into a unit vector, the query papers' rows and its terms."""
+    if by not in QUERY_KINDS:
+        raise SearchError(f"unknown query kind {by!r}; choose one of {', '.join(QUERY_KINDS)}")
+    explainer = atlas.explainer()
+    negative_rows = _rows_of_ids(atlas, negative, "negative") if negative else []
+    if not isinstance(query, str):
+        if by not in ("auto", "id"):
+            raise SearchError(f"a list of papers is an id query, not a {by} query")
+        rows = _rows_of_ids(atlas, query, "query")
+    else:
+        text = query.strip()
+        if not text:
+            raise SearchError("the query is empty")
+        rows = []
+        if by in ("auto", "id") and text in atlas.corpus:
+            rows = [atlas.corpus.row(text)]
+        elif by == "id":
+            raise SearchError(f"unknown paper id {text!r}")
+        elif by in ("auto", "title"):
+            row = _title_row(atlas, text, close=by == "title")
+            if row is not None:
+                rows = [row]
+            elif by == "title":
+                raise SearchError(f"no paper titled like {text!r}")
+        if not rows:
+            vector = atlas.embed_query(text)
+            if negative_rows:
+                vector = vector - NEGATIVE_WEIGHT * atlas.embeddings[negative_rows].mean(axis=0)
+                vector = (vector / max(float(np.linalg.norm(vector)), 1e-6)).astype(np.float32)
+            return ResolvedQuery(vector, (), explainer.counts(text), f"text {text[:80]!r}")
+    terms: Counter = Counter()
+    for row in rows:
+        terms.update(explainer.counts(atlas.corpus[row].text))
+    titles = "; ".join(atlas.corpus[row].title[:60] for row in rows[:3])
+    more = f" and {len(rows) - 3} more" if len(rows) > 3 else ""
+    return ResolvedQuery(_vector_of_rows(atlas, rows, negative_rows), tuple(rows), terms, f"{titles}{more}")
+
+
+def _filter_mask(atlas: Atlas, topic, date_from, date_to, layer: int) -> np.ndarray | None:
+    mask = None
+    if topic is not None:
+        mask = atlas.topic_mask(topic, layer=layer)
+    if date_from is not None or date_to is not None:
+        low, high = (parse_date(d) if d is not None else None for d in (date_from, date_to))
+        for raw, parsed in ((date_from, low), (date_to, high)):
+            if raw is not None and parsed is None:
+                raise SearchError(f"cannot read the date {raw!r}; use YYYY-MM-DD")
+        dates = np.array([paper.date or "" for paper in atlas.corpus], dtype=object)
+        in_range = dates != ""
+        if low:
+            in_range &= dates >= low
+        if high:
+            in_range &= dates <= high
+        mask = in_range if mask is None else mask & in_range
+    return mask
+
+
+def find_similar_papers(
+    atlas: Atlas,
+    query: str | Sequence[str],
+    k: int = 10,
+    *,
+    by: str = "auto",
+    negative: Sequence[str] = (),
+    topic: int | str | None = None,
+    layer: int = 0,
+    date_from: str | None = None,
+    date_to: str | None = None,
+    exclude_query: bool | None = None,
+) -> SearchResults:
+    """The ``k`` papers most similar to a query, best first.
+
+    Args:
+        atlas: the atlas to search.
+        query: free text (a phrase or a whole abstract), a paper id, a title, or a
+            list of paper ids ("more like these"). With ``by="auto"`` a string is an
+            id if one matches, else a title if one matches exactly (after folding case
+            and punctuation), else text. ``by="title"`` also accepts close matches.
+        k: how many papers (at least 1); more than the atlas holds returns them all.
+        negative: paper ids to steer away from ("less like those").
+        topic: only papers of this topic (id or name) at ``layer``.
+        date_from, date_to: only papers dated in this range (inclusive, YYYY-MM-DD);
+            papers without a date are left out when either is given.
+        exclude_query: leave the query papers out (default: yes for id/title queries).
+
+    Returns:
+        :class:`SearchResults`: dicts with id, title, score (cosine similarity),
+        topic_id, topic, date, url and why (key terms the query and the paper share).
+        Text longer than the model's window is truncated by the model.
+    """
+    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
+        raise SearchError(f"k must be a whole number of at least 1, not {k!r}")
+    resolved = resolve_query(atlas, query, by, negative)
+    if exclude_query is None:
+        exclude_query = bool(resolved.rows)
+    mask = _filter_mask(atlas, topic, date_from, date_to, layer)
+    excluded = set(resolved.rows) if exclude_query else set()
+    if mask is None:
+        want = min(len(atlas), k + len(excluded))
+        scores, rows = atlas.index.search(resolved.vector, want)
+        pairs = [(int(r), float(s)) for r, s in zip(rows[0], scores[0]) if int(r) not in excluded]
+    else:
+        # filtered: score the allowed rows exactly (a matrix-vector product)
+        allowed = np.flatnonzero(mask)
+        allowed = allowed[~np.isin(allowed, list(excluded))]
+        scores = atlas.embeddings[allowed] @ resolved.vector
+        order = np.argsort(-scores, kind="stable")[:k]
+        pairs = [(int(allowed[i]), float(scores[i])) for i in order]
+    labels, names = atlas.paper_topics(layer)
+    explainer = atlas.explainer()
+    hits = []
+    for row, score in pairs[:k]:
+        paper = atlas.corpus[row]
+        topic_id = int(labels[row]) if labels is not None else None
+        hits.append(
+            {
+                "id": paper.id,
+                "title": paper.title,
+                "score": round(score, 4),
+                "topic_id": topic_id,
+                "topic": names.get(topic_id) if topic_id is not None else None,
+                "date": paper.date,
+                "url": paper.url or (f"https://arxiv.org/abs/{paper.arxiv_id}" if paper.arxiv_id else None),
+                "why": explainer.shared(resolved.terms, paper.text),
+            }
+        )
+    return SearchResults(hits, {"description": resolved.description, "k": k})
