@@ -10,6 +10,7 @@ import pytest
 
 from paperatlas.corpus import Corpus, Paper, content_hash, read_corpus
 from paperatlas.corpus.model import PAPER_COLUMNS, clean_text, paper_from_record, title_id
+from paperatlas.errors import PaperatlasError
 
 ABSTRACT = "We propose a method and show that it works on several benchmarks."
 
@@ -142,7 +143,7 @@ def test_corpus_slice_is_a_corpus():
 
 
 def test_duplicate_ids_rejected():
-    with pytest.raises(ValueError, match="duplicate paper id 'p1'"):
+    with pytest.raises(PaperatlasError, match="duplicate paper id 'p1'"):
         Corpus([make("p1", "One"), make("p2", "Two"), make("p1", "Three")])
 
 

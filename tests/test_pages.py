@@ -279,6 +279,7 @@ def test_synthetic_layout_a_page(tmp_path):
     assert (first.byline, first.date, first.upvotes) == ("1 author", "2024-03-03", 7)
     # the page year is 2025: Feb 29 does not exist in it, so no date
     assert (second.byline, second.date, second.upvotes) == ("Some Lab", None, None)
+    assert second.metadata == {"date_text": "Feb 29"}
     assert (third.byline, third.date) == (None, None)
     assert third.abstract == ABSTRACT.strip() + " three"
 

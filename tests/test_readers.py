@@ -160,6 +160,16 @@ def test_json_array_file_is_read(tmp_path):
     ]
 
 
+def test_json_array_skips_name_the_line(tmp_path):
+    path = tmp_path / "skips.json"
+    records = [{"title": "Kept", "abstract": ABSTRACT}, {"title": "Gone", "abstract": ""}]
+    path.write_text(json.dumps(records, indent=1), encoding="utf-8")
+    assert path.read_text(encoding="utf-8").splitlines()[5] == " {"  # line 6
+    corpus, report = read_papers([path])
+    assert [p.title for p in corpus] == ["Kept"]
+    assert report.skipped == [f"{path.as_posix()}:6: empty abstract (field 'abstract')"]
+
+
 def test_json_array_errors_name_the_line(tmp_path):
     path = tmp_path / "broken.json"
     path.write_text('[\n {"title": "A", "abstract": "B long"},\n 3\n]\n', encoding="utf-8")

@@ -10,6 +10,8 @@ import unicodedata
 from dataclasses import dataclass, field, replace
 from typing import Any, Iterable, Iterator, Mapping, Sequence
 
+from paperatlas.errors import PaperatlasError
+
 #: The Paper fields, in column order, as they appear in a DataFrame.
 PAPER_COLUMNS = (
     "id",
@@ -157,7 +159,7 @@ class Corpus(Sequence[Paper]):
         self._rows: dict[str, int] = {}
         for row, paper in enumerate(self._papers):
             if paper.id in self._rows:
-                raise ValueError(f"duplicate paper id {paper.id!r} in corpus")
+                raise PaperatlasError(f"duplicate paper id {paper.id!r} in corpus")
             self._rows[paper.id] = row
 
     def __len__(self) -> int:

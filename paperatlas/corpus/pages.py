@@ -162,10 +162,10 @@ def read_page(path: Path, text: str, source: str, year: int | None = None) -> li
             assert parsed is not None  # checked by the layout parser
             upvotes = parsed.votes
             the_year = parsed.year or resolved_year
-            if the_year is None:
-                metadata["date_text"] = entry.date_text
-            else:
+            if the_year is not None:
                 date = iso_date(the_year, parsed.month, parsed.day)
+            if date is None:  # no year to give it, or no such day: keep what the page said
+                metadata["date_text"] = entry.date_text
         title, abstract = clean_text(entry.title), clean_text(entry.abstract)
         papers.append(
             (

@@ -1,0 +1,90 @@
+"""Tests of paperatlas.cluster.hierarchy: coarse layers over fine topics."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from paperatlas.cluster.hierarchy import build_layers, default_coarse_sizes, layer_with_n_topics, parents
+from paperatlas.errors import PaperatlasError
+
+
+def nested_blobs(seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """3 themes x 3 topics x 20 papers; topics inside a theme are close."""
+    rng = np.random.default_rng(seed)
+    themes = rng.standard_normal((3, 64))
+    themes /= np.linalg.norm(themes, axis=1, keepdims=True)
+    topics = np.repeat(themes, 3, axis=0) + 0.3 * rng.standard_normal((9, 64)) / 8
+    topics /= np.linalg.norm(topics, axis=1, keepdims=True)
+    fine = np.repeat(np.arange(9), 20)
+    x = topics[fine] + 0.02 * rng.standard_normal((180, 64)) / 8
+    x /= np.linalg.norm(x, axis=1, keepdims=True)
+    return x.astype(np.float32), fine, fine // 3
+
+
+@pytest.mark.parametrize("linkage", ["ward", "average"])
+def test_layers_nest_and_recover_themes(linkage: str) -> None:
+    x, fine, theme = nested_blobs()
+    labels = fine.copy()
+    labels[::17] = -1
+    layers = build_layers(x, labels, [3], linkage=linkage)
+    assert len(layers) == 2
+    assert len(set(layers[1][layers[1] >= 0].tolist())) == 3
+    assert np.array_equal(layers[0] == -1, labels == -1)
+    assert np.array_equal(layers[1] == -1, labels == -1)
+    mapping = parents(layers[0], layers[1])
+    for child, parent in mapping.items():
+        assert np.all(layers[1][layers[0] == child] == parent)
+    inside = labels >= 0
+    for t in range(3):
+        assert len(set(layers[1][inside & (theme == t)].tolist())) == 1
+
+
+def test_default_layers() -> None:
+    x, fine, _ = nested_blobs()
+    layers = build_layers(x, fine)
+    assert len(layers) >= 2
+    counts = [len(set(layer[layer >= 0].tolist())) for layer in layers]
+    assert counts[1] < counts[0] == 9
+    three = build_layers(x, fine, n_layers=3)
+    assert [len(set(layer.tolist())) for layer in three] == [9, 3, 2]
+    assert default_coarse_sizes(40, 3) == [6, 2]
+    assert default_coarse_sizes(3, 3) == [2]
+    assert default_coarse_sizes(1, 3) == []
+
+
+def test_layers_renumbered_by_size() -> None:
+    x, fine, _ = nested_blobs()
+    labels = np.where(fine == 4, 0, fine)  # topic 0 now has 40 papers
+    layers = build_layers(x, labels, [2])
+    for layer in layers:
+        ids, sizes = np.unique(layer[layer >= 0], return_counts=True)
+        assert ids.tolist() == list(range(ids.size))
+        assert list(sizes) == sorted(sizes, reverse=True)
+
+
+def test_layer_with_n_topics_exact() -> None:
+    x, fine, _ = nested_blobs()
+    for k in (1, 2, 3, 5, 9):
+        layer = layer_with_n_topics(x, fine, k)
+        assert len(set(layer.tolist())) == k
+    assert len(set(layer_with_n_topics(x, fine, 50).tolist())) == 9
+
+
+def test_one_topic_or_none() -> None:
+    x, _, _ = nested_blobs()
+    only = np.zeros(180, dtype=np.int64)
+    assert len(build_layers(x, only)) == 1
+    none = np.full(180, -1)
+    assert np.all(build_layers(x, none)[0] == -1)
+    assert np.all(layer_with_n_topics(x, none, 3) == -1)
+
+
+def test_errors() -> None:
+    x, fine, _ = nested_blobs()
+    with pytest.raises(PaperatlasError, match="linkage"):
+        build_layers(x, fine, linkage="single")
+    with pytest.raises(PaperatlasError, match="nested"):
+        parents(np.array([0, 0, 1]), np.array([0, 1, 1]))
+    with pytest.raises(PaperatlasError, match="one label per row"):
+        build_layers(x, fine[:10])
