@@ -187,5 +187,56 @@ def info(atlas_path: str, as_json: bool) -> None:
         click.echo(f"{key:>20}: {value}")
 
 
+def _table(rows: list[dict[str, Any]], columns: list[tuple[str, str, int]]) -> str:
+    """A plain text table: (key, heading, width) columns, long cells cut with '…'."""
+
+    def cell(value: Any, width: int) -> str:
+        text = ", ".join(value) if isinstance(value, list) else ("" if value is None else str(value))
+        return (text if len(text) <= width else text[: width - 1] + "…").ljust(width)
+
+    lines = ["  ".join(heading.ljust(width) for _, heading, width in columns).rstrip()]
+    for row in rows:
+        lines.append("  ".join(cell(row.get(key), width) for key, _, width in columns).rstrip())
+    return "\n".join(lines)
+
+
+@main.command()
+@click.argument("atlas_path", metavar="ATLAS", type=click.Path())
+@click.argument("query", required=False)
+@click.option("--id", "paper_ids", multiple=True, help="Paper id to start from (repeat for 'more like these').")
+@click.option("--title", "by_title", is_flag=True, help="QUERY is a title (exact or close match).")
+@click.option("--not", "negative", multiple=True, help="Paper id to steer away from (repeatable).")
+@click.option("-k", default=10, show_default=True, type=int, help="How many papers.")
+@click.option("--topic", default=None, help="Only papers of this topic (id or name).")
+@click.option("--layer", default=0, show_default=True, type=click.IntRange(min=0), help="Topic layer for --topic.")
+@click.option("--since", "date_from", default=None, help="Only papers dated on or after YYYY-MM-DD.")
+@click.option("--until", "date_to", default=None, help="Only papers dated on or before YYYY-MM-DD.")
+@click.option("--include-query", is_flag=True, help="Keep the query papers in the results.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON for programs.")
+@handle_errors
+def similar(atlas_path: str, query: str | None, paper_ids: tuple[str, ...], by_title: bool,
+            negative: tuple[str, ...], k: int, topic: str | None, layer: int, date_from: str | None,
+            date_to: str | None, include_query: bool, as_json: bool) -> None:
+    """Find papers similar to QUERY (free text or a title) or to --id papers."""
+    from paperatlas.search import find_similar_papers
+
+    if (query is None) == (not paper_ids):
+        raise click.UsageError("give either a QUERY or one or more --id, not both")
+    atlas = load_atlas(atlas_path)
+    target = list(paper_ids) if paper_ids else query
+    by = "id" if paper_ids else ("title" if by_title else "auto")
+    topic_value: int | str | None = int(topic) if topic is not None and topic.lstrip("-").isdigit() else topic
+    results = find_similar_papers(
+        atlas, target, k, by=by, negative=list(negative), topic=topic_value, layer=layer,
+        date_from=date_from, date_to=date_to, exclude_query=False if include_query else None,
+    )
+    if as_json:
+        print_json({"query": results.query["description"], "results": list(results)})
+        return
+    click.echo(f"{len(results)} papers like {results.query['description']}")
+    columns = [("score", "score", 6), ("title", "title", 60), ("topic", "topic", 24), ("date", "date", 10), ("why", "why", 40)]
+    click.echo(_table(list(results), columns))
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()

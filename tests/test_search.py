@@ -1,0 +1,136 @@
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from paperatlas.atlas import Atlas
+from paperatlas.cli import main
+from paperatlas.embed import FakeEmbedder
+from paperatlas.search import SearchError, find_similar_papers
+
+DPO = "Direct Preference Optimization: Your Language Model is Secretly a Reward Model"
+
+
+@pytest.fixture(scope="module")
+def atlas(bundled_corpus):
+    return Atlas.build(bundled_corpus, FakeEmbedder(), cache=None)
+
+
+def paper_id(atlas, title: str) -> str:
+    return next(p.id for p in atlas.corpus if p.title == title)
+
+
+def test_text_query_returns_k_records_best_first(atlas):
+    hits = find_similar_papers(atlas, "reward models trained on human preference data", k=5)
+    assert len(hits) == 5
+    scores = [h["score"] for h in hits]
+    assert scores == sorted(scores, reverse=True)
+    assert set(hits[0]) == {"id", "title", "score", "topic_id", "topic", "date", "url", "why"}
+    assert all("reward" in " ".join(h["why"]) or "preference" in " ".join(h["why"]) for h in hits[:3])
+    frame = hits.to_frame()
+    assert list(frame["id"]) == [h["id"] for h in hits]
+
+
+def test_query_by_id_excludes_itself_by_default(atlas):
+    target = paper_id(atlas, DPO)
+    hits = atlas.similar(target, k=5)
+    assert target not in [h["id"] for h in hits] and len(hits) == 5
+    with_self = find_similar_papers(atlas, target, k=5, exclude_query=False)
+    assert with_self[0]["id"] == target and with_self[0]["score"] == pytest.approx(1.0, abs=1e-4)
+
+
+def test_title_exact_and_close_match(atlas):
+    target = paper_id(atlas, DPO)
+    exact = find_similar_papers(atlas, DPO.upper() + "!", k=3, exclude_query=False)
+    assert exact[0]["id"] == target
+    close = find_similar_papers(atlas, "Direct Preference Optimisation: your language model is secretly a reward model",
+                                k=3, by="title", exclude_query=False)
+    assert close[0]["id"] == target
+    with pytest.raises(SearchError, match="no paper titled"):
+        find_similar_papers(atlas, "Completely unrelated title about volcanoes", by="title")
+
+
+def test_several_papers_and_negative_ids(atlas):
+    reward = [p.id for p in atlas.corpus if "Reward Model" in p.title][:3]
+    hits = find_similar_papers(atlas, reward, k=10)
+    assert not set(reward) & {h["id"] for h in hits}
+    centroid = atlas.embeddings[[atlas.corpus.row(i) for i in reward]].mean(axis=0)
+    centroid /= np.linalg.norm(centroid)
+    best = [atlas.corpus[int(r)].id for r in np.argsort(-(atlas.embeddings @ centroid)) if atlas.corpus[int(r)].id not in reward]
+    assert [h["id"] for h in hits] == best[:10]
+    diffusion = [p.id for p in atlas.corpus if "Diffusion" in p.title][:3]
+    steered = find_similar_papers(atlas, reward, k=10, negative=diffusion)
+    away = {h["id"]: h["score"] for h in steered}
+    assert not set(diffusion) & set(away)
+    # steering away lowers the diffusion papers' rank: none of them is in the top 10
+    assert all("Diffusion" not in h["title"] for h in steered)
+
+
+def test_k_beyond_corpus_returns_every_paper_without_padding(atlas):
+    hits = find_similar_papers(atlas, "anything at all", k=10_000)
+    assert len(hits) == len(atlas)
+    assert len({h["id"] for h in hits}) == len(atlas)
+    by_id = find_similar_papers(atlas, atlas.corpus.ids[0], k=10_000)
+    assert len(by_id) == len(atlas) - 1
+
+
+def test_date_filter(atlas):
+    hits = find_similar_papers(atlas, "reward model", k=20, date_from="2025-01-01", date_to="2025-06-30")
+    assert hits and all(h["date"] and "2025-01-01" <= h["date"] <= "2025-06-30" for h in hits)
+    with pytest.raises(SearchError, match="cannot read the date"):
+        find_similar_papers(atlas, "reward model", date_from="last tuesday")
+
+
+@pytest.mark.parametrize(
+    ("query", "k", "message"),
+    [
+        ("", 5, "the query is empty"),
+        ("   \n", 5, "the query is empty"),
+        ("reward", 0, "k must be a whole number"),
+        ("reward", -3, "k must be a whole number"),
+        ("reward", 2.5, "k must be a whole number"),
+        ([], 5, "list of paper ids is empty"),
+        (["no-such-id"], 5, "unknown query paper id"),
+    ],
+)
+def test_bad_queries_are_clear_errors(atlas, query, k, message):
+    with pytest.raises(SearchError, match=message):
+        find_similar_papers(atlas, query, k=k)
+
+
+def test_mixed_known_and_unknown_ids_are_an_error(atlas):
+    with pytest.raises(SearchError, match=r"unknown query paper id\(s\): 'ghost' \(1 of the 2 ids are known\)"):
+        find_similar_papers(atlas, [atlas.corpus.ids[0], "ghost"])
+    with pytest.raises(SearchError, match="unknown negative paper id"):
+        find_similar_papers(atlas, "reward", negative=["ghost"])
+    with pytest.raises(SearchError, match="unknown paper id"):
+        find_similar_papers(atlas, "ghost", by="id")
+
+
+def test_topic_filter_without_topics_is_a_clear_error(atlas):
+    from paperatlas.errors import PaperatlasError
+
+    if atlas.topics is None:
+        with pytest.raises(PaperatlasError, match="no topics"):
+            find_similar_papers(atlas, "reward", topic=0)
+
+
+def test_cli_similar_json_and_table(tmp_path, atlas, monkeypatch):
+    atlas.save(tmp_path / "atlas")
+    monkeypatch.setattr(Atlas, "embedder", lambda self: FakeEmbedder())
+    runner = CliRunner()
+    result = runner.invoke(main, ["similar", str(tmp_path / "atlas"), "reward hacking in RLHF", "-k", "5", "--json"])
+    assert result.exit_code == 0, result.output
+    payload = json.loads(result.output)
+    assert len(payload["results"]) == 5 and payload["results"][0]["score"] >= payload["results"][-1]["score"]
+    target = paper_id(atlas, DPO)
+    result = runner.invoke(main, ["similar", str(tmp_path / "atlas"), "--id", target, "-k", "3"])
+    assert result.exit_code == 0 and result.output.startswith("3 papers like Direct Preference")
+    assert "score" in result.output.splitlines()[1]
+    bad = runner.invoke(main, ["similar", str(tmp_path / "atlas"), "--id", "ghost"])
+    assert bad.exit_code == 1 and "unknown query paper id" in bad.output
+    both = runner.invoke(main, ["similar", str(tmp_path / "atlas"), "text", "--id", target])
+    assert both.exit_code == 2
