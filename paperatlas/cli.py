@@ -238,5 +238,30 @@ def similar(atlas_path: str, query: str | None, paper_ids: tuple[str, ...], by_t
     click.echo(_table(list(results), columns))
 
 
+@main.command("mcp")
+@click.argument("atlas_path", metavar="ATLAS", type=click.Path())
+@handle_errors
+def mcp_command(atlas_path: str) -> None:
+    """Serve ATLAS's search tools to MCP clients over stdio (needs the 'mcp' extra).
+
+    The tools are find_similar_papers, get_paper and list_topics. Register the
+    command with your MCP client, e.g. {"command": "paperatlas", "args": ["mcp", "/path/to/atlas"]}.
+    \f
+    For tests only: with PAPERATLAS_FAKE_EMBEDDER=1 in the environment, text
+    queries use paperatlas.embed.FakeEmbedder instead of loading the real model;
+    the atlas must then have been built with FakeEmbedder ("fake-hashing-384").
+    """
+    import os
+
+    from paperatlas.mcp_server import serve
+
+    embedder = None
+    if os.environ.get("PAPERATLAS_FAKE_EMBEDDER") == "1":
+        from paperatlas.embed import FakeEmbedder
+
+        embedder = FakeEmbedder()
+    serve(atlas_path, embedder=embedder)
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()
