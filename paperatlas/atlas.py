@@ -21,8 +21,12 @@ from paperatlas.errors import PaperatlasError
 from paperatlas.index import PaperIndex
 from paperatlas.paper_table import corpus_from_table, corpus_to_table
 from paperatlas.store import AtlasFormatError, library_versions, read_manifest, write_atlas_folder
+from paperatlas.topic_state import AtlasTopics
 
 EXTERNAL_MODEL = "external"
+VOTE_NEIGHBOURS = 15  # older papers that vote on a new paper's topic
+MAP_NEIGHBOURS = 5  # older papers a new paper is placed among on the map
+_PAPER_FIELDS_NOT_EXPORTED = ("abstract", "content_hash")
 _DEFAULT_CACHE = object()
 
 
@@ -81,7 +85,7 @@ class Atlas:
         self._explainer = None
         self._title_keys: dict[str, int] | None = None
         self.last_embedded = 0
-        self.topics = None  # a paperatlas.cluster.topics.TopicModel once fitted
+        self.topics: AtlasTopics | None = None
 
     def __len__(self) -> int:
         return len(self.corpus)
@@ -101,8 +105,10 @@ class Atlas:
         index: str = "auto",
         cache=_DEFAULT_CACHE,
         show_progress: bool = False,
+        topics=None,
+        named: Sequence = (),
     ) -> Atlas:
-        """Embed a corpus (through the cache) and index it.
+        """Embed a corpus (through the cache), index it, and optionally fit topics.
 
         Args:
             corpus: the papers.
@@ -113,6 +119,8 @@ class Atlas:
             cache: an :class:`EmbeddingCache`, a folder for one, or ``None`` for no
                 cache (default: the user cache folder).
             show_progress: show a progress bar while embedding.
+            topics: ``True`` or a :class:`paperatlas.cluster.TopicSettings` to fit topics too.
+            named: named topics that guide the topic names.
         """
         corpus = corpus if isinstance(corpus, Corpus) else Corpus(corpus)
         if len(corpus) == 0:
@@ -136,6 +144,8 @@ class Atlas:
         atlas = cls(corpus, vectors, PaperIndex.build(vectors, index), model)
         atlas._embedder = embedder
         atlas.last_embedded = embedded
+        if topics is not None and topics is not False:
+            atlas.fit_topics(None if topics is True else topics, named)
         return atlas
 
     def embedder(self) -> Embedder:
@@ -172,7 +182,9 @@ class Atlas:
     ) -> list[str]:
         """Embed and index new papers without rebuilding; returns the ids added.
 
-        Papers whose id is already in the atlas are skipped.
+        Papers whose id is already in the atlas are skipped. With topics, each new
+        paper joins the topic its nearest existing papers vote for (at every layer)
+        and is placed on the map among them; existing papers keep their topics.
         """
         papers = list(papers)
         fresh = [paper for paper in papers if paper.id not in self.corpus]
@@ -196,9 +208,12 @@ class Atlas:
         if not fresh:
             return []
         self._forget_derived()
+        start = len(self.corpus)
         self.corpus = Corpus(list(self.corpus) + fresh)
         self.embeddings = np.concatenate([self.embeddings, vectors]).astype(np.float32)
         self.index.add(vectors)
+        if self.topics is not None:
+            self._assign_new_rows(start)
         return [paper.id for paper in fresh]
 
     def remove(self, ids: Sequence[str]) -> None:
@@ -213,6 +228,129 @@ class Atlas:
         self.corpus = Corpus(paper for paper, kept in zip(self.corpus, keep) if kept)
         self.embeddings = self.embeddings[keep]
         self.index.remove_rows(rows)
+        if self.topics is not None:
+            self.topics = self.topics.without_rows(keep)
+
+    # topics -----------------------------------------------------------------
+
+    def knn_graph(self, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """Each paper's ``k`` nearest papers (self first) from the atlas's own FAISS index.
+
+        Returns ``(indices, cosine distances)``; UMAP reuses it instead of
+        computing neighbours again, and the map's "nearest papers" come from it.
+        """
+        from paperatlas.index import self_first_graph
+
+        k = max(1, min(int(k), len(self)))
+        scores, rows = self.index.search(self.embeddings, min(k + 1, len(self)))
+        return self_first_graph(scores, rows, k)
+
+    def fit_topics(
+        self,
+        settings=None,
+        named: Sequence = (),
+        *,
+        keep_ids_from: np.ndarray | None = None,
+    ) -> AtlasTopics:
+        """Fit (or refit) topics: UMAP, HDBSCAN, layers, key terms, exemplars, names.
+
+        Args:
+            settings: a :class:`paperatlas.cluster.TopicSettings` (default settings scale with the corpus).
+            named: :class:`paperatlas.cluster.NamedTopic` s that guide the names.
+            keep_ids_from: ``(n, layers)`` earlier topic labels of these papers (-1 where
+                unknown), e.g. from :meth:`labels_for` of the previous atlas; each new
+                topic then takes the id of the old topic it overlaps most, so ids stay
+                stable where topics persist. Defaults to this atlas's current topics.
+        """
+        from paperatlas.cluster.assign import match_topic_ids
+        from paperatlas.cluster.reduce import default_n_neighbors
+        from paperatlas.cluster.topics import TopicSettings, apply_names, fit_topics
+
+        settings = settings or TopicSettings()
+        k = settings.n_neighbors or default_n_neighbors(len(self))
+        knn = self.knn_graph(k) if len(self) > k else None
+        model = fit_topics(self.embeddings, self.corpus.texts(), settings=settings, knn=knn)
+        named = list(named)
+        if named:
+            model = apply_names(model, named, self.embedder())
+        else:
+            model = apply_names(model)
+        topics = AtlasTopics.from_model(model, self.corpus.ids, named)
+        if keep_ids_from is None and self.topics is not None:
+            keep_ids_from = self.topics.labels
+        if keep_ids_from is not None:
+            layers = min(topics.n_layers, keep_ids_from.shape[1])
+            mappings = [match_topic_ids(keep_ids_from[:, layer], topics.labels_at(layer)) for layer in range(layers)]
+            topics = topics.relabelled(mappings)
+        self.topics = topics
+        return topics
+
+    def labels_for(self, ids: Sequence[str]) -> np.ndarray:
+        """This atlas's topic labels of the papers ``ids`` (``(len(ids), layers)``, -1 for unknown papers)."""
+        topics = self.require_topics()
+        out = np.full((len(ids), topics.n_layers), -1, dtype=np.int64)
+        for position, paper_id in enumerate(ids):
+            if paper_id in self.corpus:
+                out[position] = topics.labels[self.corpus.row(paper_id)]
+        return out
+
+    def _assign_new_rows(self, start: int) -> None:
+        """Topic and map position of papers from row ``start`` on, by a vote of their nearest older papers."""
+        from paperatlas.cluster.assign import assign_by_neighbours
+
+        assert self.topics is not None
+        new = self.embeddings[start:]
+        k = min(VOTE_NEIGHBOURS, start)
+        scores, rows = self.index.search(new, min(len(self), k + len(new)))
+        older = rows < start  # only papers the topics were fitted or assigned on vote
+        neighbour_rows = np.array([r[o][:k] for r, o in zip(rows, older)])
+        neighbour_scores = np.array([s[o][:k] for s, o in zip(scores, older)])
+        labels = np.stack(
+            [assign_by_neighbours(self.topics.labels[neighbour_rows, layer], neighbour_scores)
+             for layer in range(self.topics.n_layers)],
+            axis=1,
+        )
+        weights = np.clip(neighbour_scores[:, :MAP_NEIGHBOURS], 1e-6, None)
+        coords = (self.topics.coords[neighbour_rows[:, :MAP_NEIGHBOURS]] * weights[..., None]).sum(axis=1)
+        coords /= weights.sum(axis=1, keepdims=True)
+        self.topics = self.topics.extended(labels, coords)
+
+    def paper_table(self, neighbours: int = 0):
+        """One row a paper: id, title, date, topic_id, topic_name, x, y, layer_<n>, metadata columns.
+
+        With ``neighbours > 0`` a ``neighbours`` column lists each paper's nearest paper ids.
+        """
+        import pandas as pd
+
+        frame = self.corpus.to_frame()
+        table = frame[["id", "title", "date"]].copy()
+        metadata = [c for c in frame.columns if c not in table.columns and c not in _PAPER_FIELDS_NOT_EXPORTED]
+        if self.topics is not None:
+            labels, names = self.paper_topics(0)
+            table["topic_id"] = labels
+            table["topic_name"] = [names.get(int(t), "(noise)") if t != -1 else "(noise)" for t in labels]
+            table["x"] = self.topics.coords[:, 0]
+            table["y"] = self.topics.coords[:, 1]
+            for layer in range(self.topics.n_layers):
+                table[f"layer_{layer}"] = self.topics.labels_at(layer)
+        else:
+            table["topic_id"], table["topic_name"], table["x"], table["y"] = -1, None, np.nan, np.nan
+        for column in metadata:
+            table[column] = frame[column]
+        if neighbours > 0:
+            rows, _ = self.knn_graph(neighbours + 1)
+            ids = np.array(self.corpus.ids, dtype=object)
+            table["neighbours"] = [list(ids[r[1:]]) for r in rows]
+        return table
+
+    def topic_trends(self, layer: int = 0):
+        """Papers per month and topic (DataFrame: ``YYYY-MM`` rows, topic-name columns)."""
+        return self.require_topics().trends([p.date for p in self.corpus], layer)
+
+    def require_topics(self) -> AtlasTopics:
+        if self.topics is None:
+            raise PaperatlasError("this atlas has no topics yet; build it with topics (or call fit_topics)")
+        return self.topics
 
     # queries ----------------------------------------------------------------
 
@@ -287,7 +425,11 @@ class Atlas:
             "index": {"kind": self.index.kind, "metric": "inner_product"},
             "corpus": {"papers": len(self.corpus), "content_hash": corpus_hash(self.corpus)},
             "json_columns": json_columns,
+            "topics": None,
         }
+        if self.topics is not None:
+            writers.update(self.topics.writers(self.corpus.ids))
+            manifest["topics"] = self.topics.manifest()
         write_atlas_folder(path, writers, manifest)
 
     @classmethod
@@ -318,6 +460,11 @@ class Atlas:
         if corpus_hash(corpus) != manifest["corpus"]["content_hash"]:
             raise AtlasFormatError(f"{folder}: papers do not match the manifest's corpus hash")
         atlas = cls(corpus, embeddings, index, model)
+        if manifest.get("topics"):
+            try:
+                atlas.topics = AtlasTopics.load(folder, corpus.ids, manifest["topics"])
+            except (KeyError, TypeError, ValueError, OSError) as exc:
+                raise AtlasFormatError(f"{folder}: unreadable topics ({exc})") from None
         if embedder is not None:
             atlas.use_embedder(embedder)
         return atlas
@@ -330,6 +477,10 @@ class Atlas:
             "dimension": self.model.dimension,
             "external_embeddings": self.model.external,
             "index": self.index.kind,
+            "topics": None if self.topics is None else {
+                f"layer_{layer}": len(self.topics.names_at(layer)) for layer in range(self.topics.n_layers)
+            },
+            "noise_share": None if self.topics is None else round(self.topics.noise_share(0), 4),
         }
 
 

@@ -107,6 +107,49 @@ def ingest(paths: tuple[str, ...], out: Path, **read_options: Any) -> None:
     click.echo(f"wrote {len(corpus)} papers to {out}", err=True)
 
 
+def topic_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    """Options of the topic stage (defaults scale with the corpus)."""
+    options = [
+        click.option("--min-cluster-size", type=click.IntRange(min=2), default=None,
+                     help="Smallest topic (default scales with the corpus)."),
+        click.option("--min-samples", type=click.IntRange(min=1), default=None, help="HDBSCAN min_samples."),
+        click.option("--n-neighbors", type=click.IntRange(min=2), default=None, help="UMAP neighbours."),
+        click.option("--layers", "n_layers", type=click.IntRange(min=1), default=None,
+                     help="Topic layers, the fine one included (default 2)."),
+        click.option("--reassign-noise", type=click.FloatRange(-1, 1), default=None,
+                     help="Opt in: noise papers join the nearest topic with at least this cosine similarity."),
+        click.option("--random-state", type=int, default=42, show_default=True, help="Seed of UMAP."),
+    ]
+    for option in reversed(options):
+        command = option(command)
+    return command
+
+
+def topic_settings(options: dict[str, Any]):
+    """TopicSettings from the CLI's topic options (removed from ``options``)."""
+    from paperatlas.cluster import TopicSettings
+
+    values = {
+        "min_cluster_size": options.pop("min_cluster_size"),
+        "min_samples": options.pop("min_samples"),
+        "n_neighbors": options.pop("n_neighbors"),
+        "reassign_threshold": options.pop("reassign_noise"),
+        "random_state": options.pop("random_state"),
+    }
+    layers = options.pop("n_layers")
+    if layers is not None:
+        values["n_layers"] = layers
+    return TopicSettings(**values)
+
+
+def load_named(path: Path | None) -> list:
+    if path is None:
+        return []
+    from paperatlas.cluster import load_named_topics
+
+    return load_named_topics(path)
+
+
 def load_atlas(path: str):
     """Load and verify an atlas folder."""
     from paperatlas.atlas import Atlas
@@ -138,18 +181,25 @@ def print_json(value: Any) -> None:
 @click.option("--cache-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Embedding cache folder (default: $PAPERATLAS_CACHE_DIR or ~/.cache/paperatlas).")
 @click.option("--no-cache", is_flag=True, help="Do not read or write the embedding cache.")
+@click.option("--topics", "topics_file", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
+              help="TOML file of named topics (name + description) that guide topic names.")
+@click.option("--no-topics", is_flag=True, help="Embed and index only; fit no topics.")
+@click.option("--refit", is_flag=True,
+              help="If OUT is an atlas already, refit its topics and keep their ids where topics persist.")
+@topic_options
 @field_options
 @handle_errors
 def build(paths: tuple[str, ...], out: Path, model: str | None, device: str, batch_size: int,
           embeddings_path: Path | None, index_kind: str, cache_dir: Path | None, no_cache: bool,
-          **read_options: Any) -> None:
-    """Embed and index the papers in PATHS into the atlas folder OUT."""
+          topics_file: Path | None, no_topics: bool, refit: bool, **options: Any) -> None:
+    """Embed, index and cluster the papers in PATHS into the atlas folder OUT."""
     import numpy as np
 
     from paperatlas.atlas import Atlas
     from paperatlas.embed import EmbeddingCache, SentenceTransformerEmbedder
 
-    corpus = read_inputs(paths, **read_options)
+    settings = topic_settings(options)
+    corpus = read_inputs(paths, **options)
     embeddings = embedder = None
     if embeddings_path is not None:
         if model is not None:
@@ -160,13 +210,26 @@ def build(paths: tuple[str, ...], out: Path, model: str | None, device: str, bat
             raise PaperatlasError(f"{embeddings_path}: not a numeric .npy array ({exc})") from None
     else:
         embedder = SentenceTransformerEmbedder(model, device=device, batch_size=batch_size)
+    named = load_named(topics_file)
+    previous = None
+    if refit:
+        from paperatlas.store import MANIFEST
+
+        if not (out / MANIFEST).exists():
+            raise PaperatlasError(f"--refit needs an existing atlas at {out}")
+        previous = Atlas.load(out)
     cache = None if no_cache else EmbeddingCache(cache_dir)
     atlas = Atlas.build(corpus, embedder, embeddings=embeddings, index=index_kind, cache=cache,
                         show_progress=True)
-    atlas.save(out)
     if embedder is not None:
         click.echo(f"embedded {atlas.last_embedded} texts; {len(atlas) - atlas.last_embedded} came from the cache",
                    err=True)
+    if not no_topics:
+        old_labels = previous.labels_for(atlas.corpus.ids) if previous is not None else None
+        topics = atlas.fit_topics(settings, named, keep_ids_from=old_labels)
+        counts = ", ".join(f"layer {layer}: {len(topics.names_at(layer))}" for layer in range(topics.n_layers))
+        click.echo(f"topics: {counts}; noise {topics.noise_share(0):.1%}", err=True)
+    atlas.save(out)
     click.echo(f"wrote atlas of {len(atlas)} papers to {out}", err=True)
 
 
@@ -185,6 +248,124 @@ def info(atlas_path: str, as_json: bool) -> None:
         return
     for key, value in summary.items():
         click.echo(f"{key:>20}: {value}")
+
+
+@main.command()
+@click.argument("atlas_path", metavar="ATLAS", type=click.Path(file_okay=False, path_type=Path))
+@click.argument("paths", nargs=-1, required=True, type=click.Path())
+@click.option("--cache-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Embedding cache folder (default: $PAPERATLAS_CACHE_DIR or ~/.cache/paperatlas).")
+@field_options
+@handle_errors
+def add(atlas_path: Path, paths: tuple[str, ...], cache_dir: Path | None, **read_options: Any) -> None:
+    """Add the papers in PATHS to ATLAS without refitting: only new papers are embedded,
+    and each joins the topic its nearest papers vote for."""
+    from paperatlas.embed import EmbeddingCache
+
+    atlas = load_atlas(str(atlas_path))
+    corpus = read_inputs(paths, **read_options)
+    added = atlas.add(corpus, cache=EmbeddingCache(cache_dir), show_progress=True)
+    atlas.save(atlas_path)
+    click.echo(f"added {len(added)} papers ({len(corpus) - len(added)} were already in the atlas); "
+               f"embedded {atlas.last_embedded}; the atlas holds {len(atlas)}", err=True)
+
+
+@main.command()
+@click.argument("atlas_path", metavar="ATLAS", type=click.Path())
+@click.option("--layer", default=0, show_default=True, type=click.IntRange(min=0), help="0 = fine topics.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@handle_errors
+def topics(atlas_path: str, layer: int, as_json: bool) -> None:
+    """List ATLAS's topics: id, name, key terms, size, exemplar titles, parent."""
+    from paperatlas.tool import list_topics
+
+    atlas = load_atlas(atlas_path)
+    records = list_topics(atlas, layer)
+    if as_json:
+        print_json(records)
+        return
+    noise = atlas.require_topics().noise_share(layer)
+    click.echo(f"{len(records)} topics at layer {layer}; {noise:.1%} of papers are noise")
+    for record in records:
+        click.echo(f"\n[{record['topic_id']}] {record['name']}  ({record['size']} papers, parent {record['parent']})")
+        click.echo(f"    key terms: {', '.join(record['keyterms'][:8])}")
+        for exemplar in record["exemplars"][:3]:
+            click.echo(f"    - {exemplar['title']}")
+
+
+@main.command()
+@click.argument("atlas_path", metavar="ATLAS", type=click.Path())
+@click.option("--format", "fmt", type=click.Choice(["csv", "parquet", "json", "jsonl"]), default=None,
+              help="Table format (default: from OUT's suffix).")
+@click.option("-o", "--out", required=True, type=click.Path(dir_okay=False, path_type=Path))
+@handle_errors
+def export(atlas_path: str, fmt: str | None, out: Path) -> None:
+    """Write ATLAS's paper table: id, title, date, topic_id, topic_name, x, y, layer_<n>, metadata."""
+    atlas = load_atlas(atlas_path)
+    if fmt is not None and out.suffix.lower() != f".{fmt}":
+        raise PaperatlasError(f"{out}: the file name should end in .{fmt} for --format {fmt}")
+    write_table(atlas.paper_table(), out)
+    click.echo(f"wrote {len(atlas)} papers to {out}", err=True)
+
+
+@main.command()
+@click.argument("atlas_path", metavar="ATLAS", type=click.Path())
+@click.option("--layer", default=0, show_default=True, type=click.IntRange(min=0))
+@click.option("-o", "--out", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Write the table (.csv/.parquet/.json/.jsonl) instead of printing it.")
+@handle_errors
+def trends(atlas_path: str, layer: int, out: Path | None) -> None:
+    """Papers per month and topic."""
+    frame = load_atlas(atlas_path).topic_trends(layer)
+    if out is None:
+        click.echo(frame.to_string())
+    else:
+        write_table(frame.reset_index(), out)
+
+
+@main.command()
+@click.argument("atlas_path", metavar="ATLAS", type=click.Path())
+@click.option("--labels-from", "column", required=True, help="Metadata column holding the true label.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@handle_errors
+def evaluate(atlas_path: str, column: str, as_json: bool) -> None:
+    """Score ATLAS's topics against a label column: per layer topics, noise, V-measure, NMI, ARI;
+    and the same-label precision@10 of nearest neighbours."""
+    from paperatlas.evaluation import evaluate_atlas
+
+    report = evaluate_atlas(load_atlas(atlas_path), column)
+    if as_json:
+        print_json(report)
+        return
+    click.echo(f"{report['papers']} papers with a {column!r}, {report['labels']} labels; "
+               f"neighbour precision@10 {report['precision_at_10']:.3f}")
+    click.echo("layer  topics  noise   V-measure  NMI     ARI")
+    for row in report["layers"]:
+        click.echo(f"{row['layer']:>5}  {row['topics']:>6}  {row['noise_share']:.3f}   {row['v_measure']:.3f}      "
+                   f"{row['nmi']:.3f}   {row['ari']:.3f}")
+
+
+@main.command("map")
+@click.argument("atlas_path", metavar="ATLAS", type=click.Path())
+@click.option("-o", "--out", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Interactive HTML map (one self-contained file).")
+@click.option("--png", type=click.Path(dir_okay=False, path_type=Path), default=None, help="Static PNG map.")
+@click.option("--width", default=1600, show_default=True, type=click.IntRange(min=400))
+@click.option("--height", default=1200, show_default=True, type=click.IntRange(min=300))
+@handle_errors
+def map_command(atlas_path: str, out: Path | None, png: Path | None, width: int, height: int) -> None:
+    """Write ATLAS's topic map: an offline interactive HTML page and/or a PNG."""
+    from paperatlas.export import map_frames, write_html_map, write_png_map
+
+    if out is None and png is None:
+        raise click.UsageError("give -o map.html, --png map.png, or both")
+    papers, topics_frame = map_frames(load_atlas(atlas_path))
+    if out is not None:
+        write_html_map(papers, topics_frame, out)
+        click.echo(f"wrote {out} ({out.stat().st_size / 1e6:.1f} MB)", err=True)
+    if png is not None:
+        write_png_map(papers, topics_frame, png, width=width, height=height)
+        click.echo(f"wrote {png} ({width}x{height})", err=True)
 
 
 def _table(rows: list[dict[str, Any]], columns: list[tuple[str, str, int]]) -> str:

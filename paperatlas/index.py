@@ -131,3 +131,34 @@ class PaperIndex:
             raise PaperatlasError(f"{path}: unsupported FAISS index type {type(raw).__name__}")
         index._index = raw
         return index
+
+
+def self_first_graph(scores: np.ndarray, rows: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """A kNN graph from an index searched with its own vectors: self in column 0.
+
+    ``scores``/``rows`` come from searching every stored row for ``k + 1``
+    neighbours. Each row's own index goes first (distance 0), even where
+    duplicates tie with it; the rest keep their order. Distances are cosine
+    (``1 - inner product``, clipped at 0).
+
+    Returns:
+        ``(indices int64 (n, k), distances float32 (n, k))``.
+    """
+    n = rows.shape[0]
+    k = min(int(k), rows.shape[1] if n else k)
+    own = np.arange(n, dtype=np.int64)
+    out_idx = np.empty((n, k), dtype=np.int64)
+    out_dist = np.empty((n, k), dtype=np.float32)
+    out_idx[:, 0] = own
+    out_dist[:, 0] = 0.0
+    if k > 1:
+        width = rows.shape[1]
+        is_self = rows == own[:, None]
+        first = np.where(is_self.any(axis=1), np.argmax(is_self, axis=1), width - 1)
+        keep = np.ones(rows.shape, dtype=bool)
+        keep[own, first] = False
+        others = rows[keep].reshape(n, width - 1)[:, : k - 1]
+        other_scores = scores[keep].reshape(n, width - 1)[:, : k - 1]
+        out_idx[:, 1:] = others
+        out_dist[:, 1:] = np.clip(1.0 - other_scores, 0.0, None)
+    return out_idx, out_dist

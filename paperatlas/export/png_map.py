@@ -177,7 +177,7 @@ def write_png_map(
         edge = colours.get(topic.topic_id, theme_colour) if labelled.layer == 0 else theme_colour
         artist = ax.text(
             topic.x, topic.y, text, ha="center", va="center", zorder=5, parse_math=False,
-            fontsize=size_px * px, fontweight="bold" if labelled.layer > 0 else "semibold", color="#111111",
+            fontsize=size_px * px, fontweight="bold" if labelled.layer > 0 else "bold", color="#111111",
             bbox={"boxstyle": "round,pad=0.3", "fc": "white", "ec": edge, "lw": 1.5 * scale * px, "alpha": 0.88},
         )
         artist.set_path_effects([patheffects.withStroke(linewidth=2.5 * scale * px, foreground="white")])
