@@ -68,3 +68,21 @@ def real_atlas(real_atlas_path: Path, real_embedder):
     from paperatlas.atlas import Atlas
 
     return Atlas.load(real_atlas_path, embedder=real_embedder)
+
+
+@pytest.fixture(scope="session")
+def named_topics():
+    """The bundled corpus's named topics (data/topics.toml)."""
+    from paperatlas.cluster import load_named_topics
+
+    return load_named_topics(REPO / "data" / "topics.toml")
+
+
+@pytest.fixture(scope="session")
+def real_topics_atlas(real_atlas_path: Path, real_embedder, named_topics):
+    """The session's real-model atlas with topics fitted (default settings, named topics)."""
+    from paperatlas.atlas import Atlas
+
+    atlas = Atlas.load(real_atlas_path, embedder=real_embedder)
+    atlas.fit_topics(None, named_topics)
+    return atlas

@@ -37,7 +37,9 @@ from tests.atlas_fixtures import (  # noqa: E402,F401
     _isolated_cache,
     bundled_corpus,
     fake_embedder,
+    named_topics,
     real_atlas,
     real_atlas_path,
     real_embedder,
+    real_topics_atlas,
 )

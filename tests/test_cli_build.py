@@ -34,20 +34,25 @@ def test_build_with_precomputed_embeddings_and_info(external_atlas):
     result = CliRunner().invoke(main, ["info", str(external_atlas), "--json"])
     assert result.exit_code == 0, result.output
     summary = json.loads(result.output)
+    topics = summary.pop("topics")
+    noise = summary.pop("noise_share")
     assert summary == {
         "papers": 350, "model": "external", "dimension": 16, "external_embeddings": True,
         "index": "exact", "format_version": 1,
     }
+    assert set(topics) == {"layer_0", "layer_1"} and topics["layer_0"] >= topics["layer_1"] >= 1
+    assert 0.0 <= noise <= 1.0
     text = CliRunner().invoke(main, ["info", str(external_atlas)]).output
     assert "papers: 350" in text and "index: exact" in text
 
 
-def test_build_hnsw_by_option(tmp_path, bundled_corpus):
+def test_build_hnsw_by_option_without_topics(tmp_path, bundled_corpus):
     np.save(tmp_path / "x.npy", np.random.default_rng(0).standard_normal((len(bundled_corpus), 8)))
     result = CliRunner().invoke(main, ["build", str(REPO / "data" / "papers.jsonl"), "-o", str(tmp_path / "a"),
-                                       "--embeddings", str(tmp_path / "x.npy"), "--index", "hnsw"])
+                                       "--embeddings", str(tmp_path / "x.npy"), "--index", "hnsw", "--no-topics"])
     assert result.exit_code == 0, result.output
-    assert json.loads(CliRunner().invoke(main, ["info", str(tmp_path / "a"), "--json"]).output)["index"] == "hnsw"
+    summary = json.loads(CliRunner().invoke(main, ["info", str(tmp_path / "a"), "--json"]).output)
+    assert summary["index"] == "hnsw" and summary["topics"] is None
 
 
 def test_build_rejects_misaligned_embeddings(tmp_path):

@@ -26,11 +26,11 @@ def low_dim_blobs(sizes: tuple[int, ...] = (50, 80, 30), seed: int = 0) -> tuple
 
 def test_defaults_scale_with_n() -> None:
     assert default_min_cluster_size(1) == 5
-    assert default_min_cluster_size(2_000) == 22
-    assert default_min_cluster_size(10_000) == 50
-    assert default_min_cluster_size(100_000) == 158
-    assert default_min_cluster_size(10**9) == 500
-    assert 2 <= default_min_samples(5) <= default_min_samples(50) <= 10
+    assert default_min_cluster_size(2_000) == 7
+    assert default_min_cluster_size(10_000) == 17
+    assert default_min_cluster_size(100_000) == 53
+    assert default_min_cluster_size(10**9) == 250
+    assert default_min_samples(5) == default_min_samples(50) == 1
 
 
 def test_renumber_by_size_largest_first() -> None:

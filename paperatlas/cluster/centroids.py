@@ -34,8 +34,26 @@ def topic_centroids(embeddings: np.ndarray, labels: np.ndarray) -> tuple[np.ndar
     ids = np.unique(labels[labels >= 0])
     if ids.size == 0:
         return ids, np.zeros((0, embeddings.shape[1]), dtype=np.float32)
+    return ids, unit(topic_sums(embeddings, labels, ids))
+
+
+def topic_sums(embeddings: np.ndarray, labels: np.ndarray, ids: np.ndarray) -> np.ndarray:
+    """Sum of each topic's rows (sparse indicator product; no copy of the rows).
+
+    Args:
+        embeddings: ``(n, d)`` rows.
+        labels: ``(n,)`` labels, -1 for noise.
+        ids: Sorted topic ids to sum (every non-negative label among them).
+
+    Returns:
+        ``(len(ids), d)`` float64 sums.
+    """
+    import scipy.sparse as sp
+
+    labels = np.asarray(labels, dtype=np.int64)
     rows = np.flatnonzero(labels >= 0)
-    rows = rows[np.argsort(labels[rows], kind="stable")]
-    starts = np.searchsorted(labels[rows], ids)
-    sums = np.add.reduceat(embeddings[rows].astype(np.float64), starts, axis=0)
-    return ids, unit(sums)
+    membership = sp.csr_matrix(
+        (np.ones(rows.size, dtype=np.float32), (np.searchsorted(ids, labels[rows]), rows)),
+        shape=(ids.size, labels.size),
+    )
+    return np.asarray(membership @ np.asarray(embeddings, dtype=np.float32), dtype=np.float64)

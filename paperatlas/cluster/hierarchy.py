@@ -19,7 +19,7 @@ from typing import Sequence
 
 import numpy as np
 
-from paperatlas.cluster.centroids import unit
+from paperatlas.cluster.centroids import topic_sums, unit
 from paperatlas.cluster.density import NOISE, renumber_by_size
 from paperatlas.errors import PaperatlasError
 
@@ -51,25 +51,23 @@ def default_coarse_sizes(n_topics: int, n_layers: int = 2) -> list[int]:
 
 
 def _topic_stats(embeddings: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    embeddings = np.asarray(embeddings, dtype=np.float64)
     labels = np.asarray(labels, dtype=np.int64)
-    if embeddings.ndim != 2 or labels.shape != (embeddings.shape[0],):
+    if np.ndim(embeddings) != 2 or labels.shape != (np.shape(embeddings)[0],):
         raise PaperatlasError(
-            f"labels {labels.shape} do not match embeddings {embeddings.shape}: one label per row"
+            f"labels {labels.shape} do not match embeddings {np.shape(embeddings)}: one label per row"
         )
-    ids = np.unique(labels[labels >= 0])
-    rows = np.flatnonzero(labels >= 0)
-    rows = rows[np.argsort(labels[rows], kind="stable")]
+    ids, sizes = np.unique(labels[labels >= 0], return_counts=True)
     if ids.size == 0:
-        return ids, np.zeros((0, embeddings.shape[1])), np.zeros(0)
-    starts = np.searchsorted(labels[rows], ids)
-    sums = np.add.reduceat(embeddings[rows], starts, axis=0)
-    sizes = np.diff(np.append(starts, rows.size)).astype(np.float64)
-    return ids, sums / sizes[:, None], sizes
+        return ids, np.zeros((0, np.shape(embeddings)[1])), np.zeros(0)
+    sums = topic_sums(embeddings, labels, ids)
+    return ids, sums / sizes[:, None], sizes.astype(np.float64)
 
 
 def _ward_merges(means: np.ndarray, sizes: np.ndarray) -> list[tuple[int, int]]:
-    """Size-weighted Ward merge order; cluster ``t + i`` is made by merge ``i``."""
+    """Size-weighted Ward merge order; cluster ``t + i`` is made by merge ``i``.
+
+    Keeps each row's cheapest partner so a step costs O(t * d), not O(t**2).
+    """
     t = means.shape[0]
     means = means.copy()
     sizes = sizes.copy()
@@ -79,10 +77,12 @@ def _ward_merges(means: np.ndarray, sizes: np.ndarray) -> list[tuple[int, int]]:
     cost = (sizes[:, None] * sizes[None, :]) / (sizes[:, None] + sizes[None, :])
     cost *= np.maximum(sq[:, None] + sq[None, :] - 2.0 * means @ means.T, 0.0)
     np.fill_diagonal(cost, np.inf)
+    best = np.argmin(cost, axis=1)
+    best_cost = cost[np.arange(t), best]
     merges: list[tuple[int, int]] = []
     for step in range(t - 1):
-        flat = int(np.argmin(cost))
-        a, b = divmod(flat, t)
+        a = int(np.argmin(best_cost))
+        b = int(best[a])
         if a > b:
             a, b = b, a
         merges.append((int(node[a]), int(node[b])))
@@ -93,11 +93,23 @@ def _ward_merges(means: np.ndarray, sizes: np.ndarray) -> list[tuple[int, int]]:
         active[b] = False
         cost[b, :] = np.inf
         cost[:, b] = np.inf
+        best_cost[b] = np.inf
         diff = means[active] - means[a]
         row = (sizes[active] * total) / (sizes[active] + total) * np.sum(diff**2, axis=1)
         cost[a, active] = row
         cost[active, a] = row
         cost[a, a] = np.inf
+        # Rows whose cheapest partner was a or b, and row a itself, look again;
+        # other rows can only have found a cheaper partner in the new a.
+        stale = active & ((best == a) | (best == b))
+        stale[a] = True
+        for r in np.flatnonzero(stale):
+            best[r] = int(np.argmin(cost[r]))
+            best_cost[r] = cost[r, best[r]]
+        better = active & (cost[:, a] < best_cost)
+        better[a] = False
+        best[better] = a
+        best_cost[better] = cost[better, a]
     return merges
 
 
@@ -227,10 +239,9 @@ def parents(child: np.ndarray, parent: np.ndarray) -> dict[int, int]:
     parent = np.asarray(parent, dtype=np.int64)
     if child.shape != parent.shape:
         raise PaperatlasError(f"layers differ in length: {child.shape} and {parent.shape}")
-    mapping: dict[int, int] = {}
-    for c in np.unique(child[child >= 0]):
-        found = np.unique(parent[child == c])
-        if found.size != 1 or found[0] < 0:
-            raise PaperatlasError(f"topic {int(c)} is not nested in one coarser theme")
-        mapping[int(c)] = int(found[0])
-    return mapping
+    inside = child >= 0
+    pairs = np.unique(np.stack([child[inside], parent[inside]], axis=1), axis=0)
+    if pairs.size and (np.any(pairs[:, 1] < 0) or np.unique(pairs[:, 0]).size != pairs.shape[0]):
+        bad = pairs[pairs[:, 1] < 0, 0] if np.any(pairs[:, 1] < 0) else pairs[:-1, 0][np.diff(pairs[:, 0]) == 0]
+        raise PaperatlasError(f"topic {int(bad[0])} is not nested in one coarser theme")
+    return {int(c): int(p) for c, p in pairs}

@@ -17,7 +17,7 @@ from typing import Sequence
 
 import numpy as np
 
-from paperatlas.cluster.centroids import topic_centroids, unit
+from paperatlas.cluster.centroids import topic_centroids
 from paperatlas.errors import PaperatlasError
 
 SCIENTIFIC_STOPWORDS: frozenset[str] = frozenset(
@@ -156,6 +156,11 @@ def keyterms_from_counts(
         columns, values = weights.indices[start:stop], weights.data[start:stop]
         positive = values > 0
         columns, values = columns[positive], values[positive]
+        if values.size > top_n:
+            # Only terms that can make the top ``top_n`` (ties included) are sorted.
+            cutoff = np.partition(values, values.size - top_n)[values.size - top_n]
+            keep = values >= cutoff
+            columns, values = columns[keep], values[keep]
         order = np.lexsort((vocabulary[columns], -values))[:top_n]
         result[int(topic)] = [(str(vocabulary[columns[i]]), float(values[i])) for i in order]
     return result
@@ -191,28 +196,68 @@ def topic_keyterms(
     return keyterms_from_counts(counts, vocabulary, labels, top_n)
 
 
-def exemplars(embeddings: np.ndarray, labels: np.ndarray, n: int = 5) -> dict[int, list[int]]:
+def stratified_rows(labels: np.ndarray, limit: int) -> np.ndarray:
+    """At most about ``limit`` row indices, the same share of every label.
+
+    Used to bound the cost of counting terms on large corpora: each label
+    (noise included) keeps ``ceil(size * limit / n)`` rows, at least one,
+    spread evenly over its rows. Deterministic.
+
+    Args:
+        labels: ``(n,)`` labels.
+        limit: Rows wanted in all; every row is kept when ``n <= limit``.
+
+    Returns:
+        Sorted int64 row indices.
+    """
+    labels = np.asarray(labels)
+    n = labels.shape[0]
+    if n <= limit:
+        return np.arange(n, dtype=np.int64)
+    chosen = []
+    for label in np.unique(labels):
+        rows = np.flatnonzero(labels == label)
+        take = max(1, int(np.ceil(rows.size * limit / n)))
+        chosen.append(rows[np.linspace(0, rows.size - 1, take).round().astype(np.int64)])
+    return np.unique(np.concatenate(chosen)).astype(np.int64)
+
+
+def exemplars(
+    embeddings: np.ndarray,
+    labels: np.ndarray,
+    n: int = 5,
+    *,
+    centroids: tuple[np.ndarray, np.ndarray] | None = None,
+) -> dict[int, list[int]]:
     """Row indices of each topic's papers nearest its centroid (cosine).
 
     Args:
         embeddings: ``(n, d)`` unit rows.
         labels: ``(n,)`` topic labels, -1 for noise.
         n: Exemplars per topic (fewer when the topic is smaller).
+        centroids: ``topic_centroids(embeddings, labels)`` if already known.
 
     Returns:
         ``{topic id: [row, ...]}``, most central first (ties by row index).
     """
     if n < 1:
         raise PaperatlasError(f"n must be at least 1, got {n}")
-    embeddings = unit(embeddings)
+    embeddings = np.asarray(embeddings, dtype=np.float32)
     labels = np.asarray(labels, dtype=np.int64)
-    ids, centroids = topic_centroids(embeddings, labels)
+    ids, centres = topic_centroids(embeddings, labels) if centroids is None else centroids
     out: dict[int, list[int]] = {}
-    for topic, centroid in zip(ids, centroids):
-        rows = np.flatnonzero(labels == topic)
-        sims = embeddings[rows] @ centroid
-        order = np.lexsort((rows, -sims))[:n]
-        out[int(topic)] = [int(r) for r in rows[order]]
+    rows = np.flatnonzero(labels >= 0)
+    if rows.size == 0:
+        return out
+    position = np.searchsorted(ids, labels[rows])
+    sims = np.einsum("ij,ij->i", embeddings[rows], centres[position])
+    # Group by topic, then most similar first, then by row index.
+    order = np.lexsort((rows, -sims, position))
+    starts = np.searchsorted(position[order], np.arange(ids.size))
+    for t, topic in enumerate(ids):
+        block = order[starts[t] : starts[t] + n]
+        block = block[position[block] == t]
+        out[int(topic)] = [int(r) for r in rows[block]]
     return out
 
 

@@ -19,6 +19,7 @@ import numpy as np
 
 from paperatlas.cluster.centroids import topic_centroids, unit
 from paperatlas.cluster.density import (
+    DEFAULT_EPSILON_SCALE,
     NOISE,
     cluster,
     noise_share,
@@ -26,7 +27,13 @@ from paperatlas.cluster.density import (
     renumber_by_size,
 )
 from paperatlas.cluster.hierarchy import LINKAGES, build_layers, parents
-from paperatlas.cluster.keyterms import exemplars, keyterm_label, keyterms_from_counts, term_counts
+from paperatlas.cluster.keyterms import (
+    exemplars,
+    keyterm_label,
+    keyterms_from_counts,
+    stratified_rows,
+    term_counts,
+)
 from paperatlas.cluster.naming import (
     DEFAULT_COVERAGE_THRESHOLD,
     DEFAULT_THRESHOLD,
@@ -49,8 +56,8 @@ if TYPE_CHECKING:
 
     from paperatlas.embed.base import Embedder
 
-EXACT_KNN_MAX_ROWS = 200_000
-"""Up to this many papers the shared kNN graph is exact (FAISS); above, approximate (NN-descent)."""
+EXACT_KNN_MAX_ROWS = 30_000
+"""Up to this many papers the shared kNN graph is exact (FAISS flat index); above, approximate (FAISS IVF)."""
 
 TOPIC_COLUMNS = ("layer", "topic_id", "size", "parent", "name", "keyterms", "keyterm_scores", "exemplars")
 
@@ -64,9 +71,14 @@ class TopicSettings:
         n_components: Dimensions HDBSCAN clusters in.
         min_dist: UMAP ``min_dist`` of the clustering space.
         map_min_dist: UMAP ``min_dist`` of the 2-D map.
-        n_epochs: UMAP epochs (``default_n_epochs``).
+        n_epochs: UMAP epochs of the clustering space (``default_n_epochs``);
+            the map gets a third of them.
+        repulsion_strength: UMAP repulsion of the clustering space; 2 keeps
+            topics apart so that no giant topic forms on continuous corpora.
         min_cluster_size: Smallest topic (``default_min_cluster_size``).
         min_samples: HDBSCAN ``min_samples`` (``default_min_samples``).
+        epsilon_scale: HDBSCAN selection epsilon in units of the median
+            10th-neighbour distance (``density.selection_epsilon``); 0 = off.
         cluster_selection_method: "eom" or "leaf".
         random_state: Seed of every randomised step.
         n_keyterms: Key terms kept per topic.
@@ -77,6 +89,8 @@ class TopicSettings:
         reassign_threshold: If set, noise papers join the topic whose centroid
             has at least this cosine similarity (off by default).
         make_map: Compute the 2-D map coordinates.
+        max_keyterm_papers: Key terms are counted on at most about this many
+            papers, sampled evenly from every topic (bounds the cost at scale).
     """
 
     n_neighbors: int | None = None
@@ -84,9 +98,11 @@ class TopicSettings:
     min_dist: float = 0.0
     map_min_dist: float = 0.1
     n_epochs: int | None = None
+    repulsion_strength: float = 2.0
     min_cluster_size: int | None = None
     min_samples: int | None = None
     cluster_selection_method: str = "eom"
+    epsilon_scale: float = DEFAULT_EPSILON_SCALE
     random_state: int | None = 42
     n_keyterms: int = 10
     n_exemplars: int = 5
@@ -95,6 +111,7 @@ class TopicSettings:
     linkage: str = "ward"
     reassign_threshold: float | None = None
     make_map: bool = True
+    max_keyterm_papers: int = 20_000
 
     def check(self) -> None:
         """Raise PaperatlasError on an impossible value."""
@@ -114,6 +131,10 @@ class TopicSettings:
             raise PaperatlasError(f"linkage must be one of {LINKAGES}, got {self.linkage!r}")
         if self.cluster_selection_method not in ("eom", "leaf"):
             raise PaperatlasError("cluster_selection_method must be 'eom' or 'leaf'")
+        if self.epsilon_scale < 0 or self.repulsion_strength <= 0:
+            raise PaperatlasError("epsilon_scale must be >= 0 and repulsion_strength > 0")
+        if self.max_keyterm_papers < 1:
+            raise PaperatlasError("max_keyterm_papers must be at least 1")
 
 
 @dataclass
@@ -213,7 +234,8 @@ def fit_topics(
     same result. Topics are named by their key terms; see ``apply_names``.
 
     Args:
-        embeddings: ``(n, d)`` float32 unit rows.
+        embeddings: ``(n, d)`` float32 unit rows (rows of other lengths are
+            normalised first).
         texts: One text per paper (title and abstract) for the key terms.
         settings: ``TopicSettings()`` if None.
         knn: Optional precomputed ``(indices, distances)`` graph (self first,
@@ -230,7 +252,10 @@ def fit_topics(
     data = np.asarray(embeddings)
     if data.ndim != 2 or data.shape[0] == 0:
         raise PaperatlasError(f"embeddings must be a non-empty 2-D array (n, d), got shape {data.shape}")
-    data = unit(data)
+    data = np.ascontiguousarray(data, dtype=np.float32)
+    norms = np.linalg.norm(data, axis=1)
+    if np.any(np.abs(norms - 1.0) > 1e-3):
+        data = unit(data)  # rows already of unit length are kept bit for bit
     n = data.shape[0]
     if len(texts) != n:
         raise PaperatlasError(f"got {n} embeddings but {len(texts)} texts: one text per paper")
@@ -255,6 +280,7 @@ def fit_topics(
         random_state=settings.random_state,
         knn=knn,
         n_epochs=settings.n_epochs,
+        repulsion_strength=settings.repulsion_strength,
     )
     lap("reduce")
     labels, probabilities = cluster(
@@ -262,6 +288,7 @@ def fit_topics(
         min_cluster_size=settings.min_cluster_size,
         min_samples=settings.min_samples,
         cluster_selection_method=settings.cluster_selection_method,
+        epsilon_scale=settings.epsilon_scale,
     )
     if settings.reassign_threshold is not None:
         labels = renumber_by_size(reassign_noise(data, labels, settings.reassign_threshold))
@@ -283,19 +310,21 @@ def fit_topics(
             min_dist=settings.map_min_dist,
             random_state=settings.random_state,
             knn=knn,
-            n_epochs=None if settings.n_epochs is None else max(1, settings.n_epochs // 2),
+            n_epochs=None if settings.n_epochs is None else max(1, settings.n_epochs // 3),
         )
     lap("map")
-    counts, vocabulary = term_counts(texts)
+    sample = stratified_rows(layers[0], settings.max_keyterm_papers)
+    counts, vocabulary = term_counts([texts[int(i)] for i in sample])
     lap("vectorize")
     rows: list[dict] = []
     centroids: list[np.ndarray] = []
     for layer, layer_labels in enumerate(layers):
         parent_labels = layers[layer + 1] if layer + 1 < len(layers) else None
-        terms = keyterms_from_counts(counts, vocabulary, layer_labels, settings.n_keyterms)
-        examples = exemplars(data, layer_labels, settings.n_exemplars)
+        terms = keyterms_from_counts(counts, vocabulary, layer_labels[sample], settings.n_keyterms)
+        ids, layer_centroids = topic_centroids(data, layer_labels)
+        examples = exemplars(data, layer_labels, settings.n_exemplars, centroids=(ids, layer_centroids))
         rows.extend(_layer_table(layer, layer_labels, parent_labels, terms, examples))
-        centroids.append(topic_centroids(data, layer_labels)[1])
+        centroids.append(layer_centroids)
     topics = pd.DataFrame(rows, columns=list(TOPIC_COLUMNS))
     topics = topics.astype({"layer": "int64", "topic_id": "int64", "size": "int64", "parent": "int64"})
     lap("represent")

@@ -1,0 +1,101 @@
+"""Topics of the bundled corpus with the real model: named topics, determinism, add, the main job."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from paperatlas.atlas import Atlas
+from paperatlas.corpus import Paper
+
+pytestmark = pytest.mark.slow
+REPO = Path(__file__).resolve().parent.parent
+
+EXPECTED = {
+    "Diffusion Tree Sampling: Scalable inference-time alignment of diffusion models": "diffusion steering",
+    "Stop Regressing: Training Value Functions via Classification for Scalable Deep RL": "RL value functions",
+    "Value Kaleidoscope: Engaging AI with Pluralistic Human Values, Rights, and Duties": "value alignment",
+    "RewardAnything: Generalizable Principle-Following Reward Models": "reward modeling",
+}
+
+
+def base_name(name: str) -> str:
+    """A named topic's name without the distinguishing suffix ("reward modeling: reasoning")."""
+    return name.split(":")[0]
+
+
+def test_each_named_topic_names_a_discovered_topic(real_topics_atlas, named_topics):
+    names = {base_name(n) for n in real_topics_atlas.topics.names_at(0).values()}
+    for topic in named_topics:
+        assert topic.name in names
+    assert real_topics_atlas.topics.noise_share(0) <= 0.15
+    assert len(real_topics_atlas.topics.names_at(0)) >= 6
+
+
+@pytest.mark.parametrize(("title", "topic"), EXPECTED.items())
+def test_seed_papers_land_in_their_named_topic(real_topics_atlas, title, topic):
+    labels, names = real_topics_atlas.paper_topics(0)
+    (row,) = [i for i, p in enumerate(real_topics_atlas.corpus) if p.title == title]
+    assert labels[row] != -1
+    assert base_name(names[int(labels[row])]) == topic
+
+
+def test_keyterms_are_free_of_boilerplate(real_topics_atlas):
+    boilerplate = {"we propose", "paper", "results", "approach", "novel", "model", "method", "models", "methods"}
+    for terms in real_topics_atlas.topics.table["keyterms"]:
+        assert terms and not boilerplate & set(terms)
+
+
+def test_two_builds_give_identical_topics(real_topics_atlas, real_atlas_path, real_embedder, named_topics):
+    again = Atlas.load(real_atlas_path, embedder=real_embedder)
+    again.fit_topics(None, named_topics)
+    np.testing.assert_array_equal(again.topics.labels, real_topics_atlas.topics.labels)
+    np.testing.assert_array_equal(again.topics.coords, real_topics_atlas.topics.coords)
+    assert again.topics.names_at(0) == real_topics_atlas.topics.names_at(0)
+
+
+def test_add_embeds_only_new_papers_and_keeps_old_topics(real_topics_atlas, real_embedder):
+    atlas = Atlas(real_topics_atlas.corpus, real_topics_atlas.embeddings,
+                  type(real_topics_atlas.index).build(real_topics_atlas.embeddings, "exact"), real_topics_atlas.model)
+    atlas.topics = real_topics_atlas.topics
+    atlas.use_embedder(real_embedder)
+    before = atlas.topics.labels.copy()
+    calls = real_embedder.calls
+    new = [
+        Paper(id="new-rm", title="Reward models that reason before they judge",
+              abstract="We train generative reward models on human preference data for RLHF of language models; "
+                       "the reward model reasons about the responses before scoring them."),
+        Paper(id="new-diff", title="Reward-guided sampling for text-to-image diffusion",
+              abstract="We steer a pretrained diffusion model at inference time with a reward, using guidance "
+                       "and tree search over denoising steps, without fine-tuning the model."),
+    ]
+    atlas.add(new, cache=None)
+    assert real_embedder.calls - calls == 2
+    np.testing.assert_array_equal(atlas.topics.labels[:-2], before)
+    labels, names = atlas.paper_topics(0)
+    assert base_name(names[int(labels[-2])]) == "reward modeling"
+    assert base_name(names[int(labels[-1])]) == "diffusion steering"
+
+
+def test_main_job_from_the_readme(tmp_path, real_atlas_path):
+    """ingest → build (topics) → map, as the README's first command runs them (the cache is warm)."""
+    def run(*args: str) -> subprocess.CompletedProcess:
+        result = subprocess.run([sys.executable, "-m", "paperatlas", *args], capture_output=True, text=True, cwd=REPO)
+        assert result.returncode == 0, result.stderr
+        return result
+
+    run("ingest", "data/seeds/", "-o", str(tmp_path / "papers.jsonl"))
+    assert (tmp_path / "papers.jsonl").read_text() == (REPO / "data" / "papers.jsonl").read_text()
+    built = run("build", str(tmp_path / "papers.jsonl"), "-o", str(tmp_path / "atlas"), "--topics", "data/topics.toml")
+    assert "embedded 0 texts; 350 came from the cache" in built.stderr
+    run("map", str(tmp_path / "atlas"), "-o", str(tmp_path / "map.html"), "--png", str(tmp_path / "map.png"))
+    assert (tmp_path / "map.html").stat().st_size > 1_000_000 and (tmp_path / "map.png").exists()
+    info = json.loads(run("info", str(tmp_path / "atlas"), "--json").stdout)
+    assert info["papers"] == 350 and info["topics"]["layer_0"] >= 6
+    hits = json.loads(run("similar", str(tmp_path / "atlas"), "reward hacking in RLHF", "-k", "5", "--json").stdout)
+    assert len(hits["results"]) == 5 and all(h["topic"] for h in hits["results"])
