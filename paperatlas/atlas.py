@@ -469,6 +469,15 @@ class Atlas:
             atlas.use_embedder(embedder)
         return atlas
 
+    def _repr_html_(self) -> str:
+        import html
+
+        rows = "".join(
+            f"<tr><th style='text-align:left'>{html.escape(str(key))}</th><td>{html.escape(str(value))}</td></tr>"
+            for key, value in self.info().items()
+        )
+        return f"<table><caption>paperatlas Atlas</caption>{rows}</table>"
+
     def info(self) -> dict:
         """A summary: papers, model, dimension, index kind."""
         return {
