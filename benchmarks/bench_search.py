@@ -17,7 +17,7 @@ import time
 
 import numpy as np
 
-from common import CACHE, REPO, clustered_unit_vectors, machine, read_eval
+from common import REPO, machine, read_eval, realistic_vectors
 
 QUERIES = [
     "reward hacking in RLHF",
@@ -76,11 +76,7 @@ def main() -> None:
         records += [dict(r, id=f"{r['id']}#{len(records)}") for r in records[: args.n - len(records)]]
     records = records[: args.n]
     corpus = Corpus(Paper(id=r["id"], title=r["title"], abstract=r["abstract"]) for r in records)
-    cached = CACHE / "paperlists_venues.npy"
-    if cached.exists() and len(np.load(cached, mmap_mode="r")) >= args.n:
-        vectors, source = np.load(cached, allow_pickle=False)[: args.n], "real all-MiniLM-L6-v2 vectors"
-    else:
-        vectors, source = clustered_unit_vectors(args.n), "synthetic clustered unit vectors"
+    vectors, _, source = realistic_vectors(args.n)
     print(f"{args.n:,} papers (paperlists_venues texts, {source}), {args.queries} queries each:")
     for kind in ("exact", "hnsw"):
         atlas = Atlas(corpus, vectors, PaperIndex.build(vectors, kind), bundled.model)

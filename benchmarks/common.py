@@ -69,3 +69,30 @@ def clustered_unit_vectors(n: int, d: int = 384, clusters: int = 500, noise: flo
     offsets = rng.standard_normal((n, d)).astype(np.float32) * (noise / np.sqrt(d))
     x = centres[rng.integers(0, clusters, n)] + offsets
     return (x / np.linalg.norm(x, axis=1, keepdims=True)).astype(np.float32)
+
+
+def realistic_vectors(n: int) -> tuple[np.ndarray, np.ndarray, str]:
+    """``(vectors, source_rows, description)``: n vectors shaped like real abstract embeddings.
+
+    The 10,000 real all-MiniLM-L6-v2 vectors of the paperlists sample (cached by
+    bench_topics.py) come first; the rest interpolate a real paper towards one of its
+    10 nearest real neighbours (weight 0.5-1), and ``source_rows`` names that paper, so
+    its text can stand in. Without the cache, synthetic clustered vectors are used.
+    """
+    cached = CACHE / "paperlists10k.npy"
+    if not cached.exists():
+        return clustered_unit_vectors(n), np.arange(n) % 10_000, "synthetic clustered unit vectors"
+    from paperatlas.cluster.reduce import exact_knn
+
+    real = np.load(cached, allow_pickle=False)
+    extra = max(0, n - len(real))
+    knn, _ = exact_knn(real, 11)
+    rng = np.random.default_rng(0)
+    first = rng.integers(0, len(real), extra)
+    second = knn[first, rng.integers(1, 11, extra)]
+    weight = rng.uniform(0.5, 1.0, (extra, 1)).astype(np.float32)
+    mixed = weight * real[first] + (1 - weight) * real[second]
+    mixed /= np.linalg.norm(mixed, axis=1, keepdims=True)
+    vectors = np.concatenate([real, mixed]).astype(np.float32)[:n]
+    sources = np.concatenate([np.arange(len(real)), first])[:n]
+    return vectors, sources, f"{min(n, len(real)):,} real paperlists vectors + {extra:,} interpolated between real neighbours"
