@@ -188,6 +188,9 @@ class Atlas:
         """
         papers = list(papers)
         fresh = [paper for paper in papers if paper.id not in self.corpus]
+        self.last_embedded = 0
+        if not fresh:
+            return []
         if embeddings is not None:
             vectors_all = _check_external(embeddings, len(papers))
             keep = [i for i, paper in enumerate(papers) if paper.id not in self.corpus]
@@ -196,7 +199,6 @@ class Atlas:
                 raise PaperatlasError(
                     f"new embeddings have dimension {vectors.shape[1]}, the atlas {self.model.dimension}"
                 )
-            self.last_embedded = 0
         else:
             vectors, self.last_embedded = embed_with_cache(
                 self.embedder(),
@@ -205,8 +207,6 @@ class Atlas:
                 _open_cache(cache),
                 show_progress_bar=show_progress,
             )
-        if not fresh:
-            return []
         self._forget_derived()
         start = len(self.corpus)
         self.corpus = Corpus(list(self.corpus) + fresh)

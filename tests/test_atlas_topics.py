@@ -189,3 +189,28 @@ def test_cli_topics_and_trends(fitted, tmp_path):
     assert "key terms:" in text
     trends = CliRunner().invoke(main, ["trends", str(tmp_path / "a")])
     assert trends.exit_code == 0 and "2025-01" in trends.output
+
+
+def test_cli_add_embeds_only_new_papers_and_keeps_topics(tmp_path, monkeypatch):
+    from paperatlas.embed import FakeEmbedder
+
+    embedder = FakeEmbedder()
+    papers, _ = blobs(per_theme=25)
+    atlas = Atlas.build(Corpus(papers), embedder, cache=None, topics=SETTINGS)
+    atlas.save(tmp_path / "a")
+    before = atlas.topics.labels.copy()
+    new = tmp_path / "new.jsonl"
+    new.write_text("\n".join(json.dumps({"id": f"n{i}", "title": f"Reward follow-up {i}",
+                                         "abstract": f"We study {THEMES['reward']} in setting {i}."})
+                             for i in range(3)) + "\n" + json.dumps(papers[0].to_record()) + "\n")
+    monkeypatch.setattr(Atlas, "embedder", lambda self: embedder)
+    calls = embedder.calls
+    result = CliRunner().invoke(main, ["add", str(tmp_path / "a"), str(new)])
+    assert result.exit_code == 0, result.output
+    assert "added 3 papers (1 were already in the atlas); embedded 3" in result.output
+    assert embedder.calls - calls == 3
+    loaded = Atlas.load(tmp_path / "a")
+    assert len(loaded) == 103
+    np.testing.assert_array_equal(loaded.topics.labels[:100], before)
+    reward_topic = np.bincount(before[:25, 0][before[:25, 0] >= 0]).argmax()
+    assert list(loaded.topics.labels[100:, 0]) == [reward_topic] * 3
