@@ -73,8 +73,9 @@ def quality(use_bertopic: bool) -> dict[str, tuple[np.ndarray, list[str]]]:
         labels = np.array([r["label"] for r in records])
         k = len(set(labels))
         atlas = Atlas.build(
-            Corpus(Paper(id=r["id"], title=r["title"], abstract=r["abstract"], metadata={"label": r["label"]})
-                   for r in records),
+            # row numbers as ids: paperlists repeats some source ids ("cvpr2016/None")
+            Corpus(Paper(id=str(i), title=r["title"], abstract=r["abstract"], metadata={"label": r["label"]})
+                   for i, r in enumerate(records)),
             embeddings=vectors,
         )
         start = time.perf_counter()

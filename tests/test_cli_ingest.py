@@ -357,3 +357,15 @@ def test_bad_input_in_a_subprocess(tmp_path, repo_root):
     assert lines[0].startswith(f"error: {path}:2: invalid JSON (")
     done = run_module("ingest", str(tmp_path / "nope.csv"), "-o", str(tmp_path / "o.jsonl"), cwd=repo_root)
     assert (done.returncode, done.stderr) == (1, f"error: {tmp_path / 'nope.csv'}: no such file or folder\n")
+
+
+def test_clashing_ids_can_be_replaced_by_title_ids(tmp_path):
+    path = tmp_path / "ids.jsonl"
+    path.write_text(json.dumps({"id": "cvpr/None", "title": "One", "abstract": ABSTRACT}) + "\n"
+                    + json.dumps({"id": "cvpr/None", "title": "Two", "abstract": ABSTRACT}) + "\n")
+    failed = CliRunner().invoke(main, ["ingest", str(path), "-o", str(tmp_path / "out.jsonl")])
+    assert failed.exit_code == 1 and "--id-field ''" in failed.output
+    result = CliRunner().invoke(main, ["ingest", str(path), "-o", str(tmp_path / "out.jsonl"), "--id-field", ""])
+    assert result.exit_code == 0, result.output
+    ids = [json.loads(line)["id"] for line in (tmp_path / "out.jsonl").read_text().splitlines()]
+    assert len(set(ids)) == 2 and all(i.startswith("t-") for i in ids)

@@ -42,7 +42,8 @@ def dedupe(papers: Iterable[Paper]) -> tuple[list[Paper], int]:
         if paper.id in seen:
             raise PaperatlasError(
                 f"paper id {paper.id!r} is used by two different titles: "
-                f"{seen[paper.id][:60]!r} and {paper.title[:60]!r}"
+                f"{seen[paper.id][:60]!r} and {paper.title[:60]!r}; choose another id field "
+                f"with --id-field, or --id-field '' to derive ids from titles"
             )
         seen[paper.id] = paper.title
     return merged, count - len(merged)
