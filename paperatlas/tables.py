@@ -11,7 +11,8 @@ from paperatlas.errors import PaperatlasError
 TABLE_SUFFIXES = (".jsonl", ".csv", ".parquet", ".json")
 
 
-def _jsonable(value: Any) -> Any:
+def jsonable(value: Any) -> Any:
+    """A JSON-ready value: arrays become lists, NaN/NA become ``None``."""
     if hasattr(value, "tolist"):
         return value.tolist()
     if isinstance(value, float) and value != value:
@@ -24,18 +25,22 @@ def _jsonable(value: Any) -> Any:
 def frame_records(frame) -> list[dict[str, Any]]:
     """Rows as plain JSON-ready dicts (NaN/NA become ``None``)."""
     return [
-        {key: _jsonable(value) for key, value in row.items()}
+        {key: jsonable(value) for key, value in row.items()}
         for row in frame.to_dict(orient="records")
     ]
+
+
+def _is_nested(value: Any) -> bool:
+    return isinstance(value, (list, tuple, dict)) or (hasattr(value, "tolist") and hasattr(value, "ndim") and value.ndim > 0)
 
 
 def _flat_for_csv(frame):
     """Lists and dicts become JSON text so a CSV keeps them losslessly."""
     frame = frame.copy()
     for column in frame.columns:
-        if frame[column].map(lambda v: isinstance(v, (list, dict, tuple)) or hasattr(v, "tolist") and not isinstance(v, (int, float))).any():
+        if frame[column].map(_is_nested).any():
             frame[column] = frame[column].map(
-                lambda v: json.dumps(_jsonable(v), ensure_ascii=False) if v is not None and not (isinstance(v, float) and v != v) else v
+                lambda v: json.dumps(jsonable(v), ensure_ascii=False) if _is_nested(v) else v
             )
     return frame
 

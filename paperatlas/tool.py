@@ -50,10 +50,9 @@ def get_paper(atlas: Atlas, paper_id: str) -> dict[str, Any]:
         "topic_id": topic_id,
         "topic": names.get(topic_id) if topic_id is not None else None,
     }
-    from paperatlas.tables import frame_records  # JSON-ready metadata values
-    import pandas as pd
+    from paperatlas.tables import jsonable
 
-    record["metadata"] = frame_records(pd.DataFrame([dict(paper.metadata)]))[0] if paper.metadata else {}
+    record["metadata"] = {key: jsonable(value) for key, value in paper.metadata.items()}
     return record
 
 
