@@ -251,6 +251,7 @@ class Atlas:
         named: Sequence = (),
         *,
         keep_ids_from: np.ndarray | None = None,
+        show_progress: bool = False,
     ) -> AtlasTopics:
         """Fit (or refit) topics: UMAP, HDBSCAN, layers, key terms, exemplars, names.
 
@@ -261,6 +262,7 @@ class Atlas:
                 unknown), e.g. from :meth:`labels_for` of the previous atlas; each new
                 topic then takes the id of the old topic it overlaps most, so ids stay
                 stable where topics persist. Defaults to this atlas's current topics.
+            show_progress: show a progress bar over the fitting steps.
         """
         from paperatlas.cluster.assign import match_topic_ids
         from paperatlas.cluster.reduce import default_n_neighbors
@@ -269,7 +271,24 @@ class Atlas:
         settings = settings or TopicSettings()
         k = settings.n_neighbors or default_n_neighbors(len(self))
         knn = self.knn_graph(k) if len(self) > k else None
-        model = fit_topics(self.embeddings, self.corpus.texts(), settings=settings, knn=knn)
+        from paperatlas.cluster.topics import FIT_STEPS
+
+        bar = None
+        if show_progress:
+            from tqdm.auto import tqdm
+
+            bar = tqdm(total=len(FIT_STEPS), desc="Topics", unit="step")
+
+        def step_done(step: str, seconds: float) -> None:
+            if bar is not None:
+                bar.set_postfix_str(f"{step} {seconds:.1f}s")
+                bar.update(1)
+
+        try:
+            model = fit_topics(self.embeddings, self.corpus.texts(), settings=settings, knn=knn, progress=step_done)
+        finally:
+            if bar is not None:
+                bar.close()
         named = list(named)
         if named:
             model = apply_names(model, named, self.embedder())

@@ -226,7 +226,7 @@ def build(paths: tuple[str, ...], out: Path, model: str | None, device: str, bat
                    err=True)
     if not no_topics:
         old_labels = previous.labels_for(atlas.corpus.ids) if previous is not None else None
-        topics = atlas.fit_topics(settings, named, keep_ids_from=old_labels)
+        topics = atlas.fit_topics(settings, named, keep_ids_from=old_labels, show_progress=True)
         counts = ", ".join(f"layer {layer}: {len(topics.names_at(layer))}" for layer in range(topics.n_layers))
         click.echo(f"topics: {counts}; noise {topics.noise_share(0):.1%}", err=True)
     atlas.save(out)

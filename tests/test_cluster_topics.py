@@ -162,3 +162,13 @@ def test_rejects_bad_input() -> None:
         fit_topics(x, texts, settings=TopicSettings(min_cluster_size=1))
     with pytest.raises(PaperatlasError, match="2-D"):
         fit_topics(x[0], texts)
+
+
+def test_progress_reports_every_step_in_order() -> None:
+    from paperatlas.cluster.topics import FIT_STEPS
+
+    emb, _, texts = blobs(n_blobs=3, per_blob=30)
+    seen: list[tuple[str, float]] = []
+    model = fit_topics(emb, texts, settings=TopicSettings(min_cluster_size=10), progress=lambda s, t: seen.append((s, t)))
+    assert [step for step, _ in seen] == list(FIT_STEPS)
+    assert dict(seen) == model.timings

@@ -13,7 +13,7 @@ from __future__ import annotations
 import dataclasses
 import time
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Sequence
+from typing import TYPE_CHECKING, Callable, Sequence
 
 import numpy as np
 
@@ -58,6 +58,9 @@ if TYPE_CHECKING:
 
 EXACT_KNN_MAX_ROWS = 30_000
 """Up to this many papers the shared kNN graph is exact (FAISS flat index); above, approximate (FAISS IVF)."""
+
+FIT_STEPS = ("knn", "reduce", "cluster", "hierarchy", "map", "vectorize", "represent")
+"""The steps of ``fit_topics``, in order (keys of ``TopicModel.timings``)."""
 
 TOPIC_COLUMNS = ("layer", "topic_id", "size", "parent", "name", "keyterms", "keyterm_scores", "exemplars")
 
@@ -227,6 +230,7 @@ def fit_topics(
     *,
     settings: TopicSettings | None = None,
     knn: KnnGraph | None = None,
+    progress: Callable[[str, float], None] | None = None,
 ) -> TopicModel:
     """Find layered topics, their key terms and a 2-D map.
 
@@ -241,6 +245,7 @@ def fit_topics(
         knn: Optional precomputed ``(indices, distances)`` graph (self first,
             cosine distance) with at least ``n_neighbors`` columns, e.g. from
             the search index; otherwise ``shared_knn`` computes it.
+        progress: Called with ``(step, seconds)`` as each of the ``FIT_STEPS`` ends.
 
     Returns:
         The ``TopicModel``.
@@ -267,6 +272,8 @@ def fit_topics(
         now = time.perf_counter()
         timings[step] = round(now - clock, 3)
         clock = now
+        if progress is not None:
+            progress(step, timings[step])
 
     k = min(default_n_neighbors(n) if settings.n_neighbors is None else settings.n_neighbors, max(n - 1, 1))
     if knn is None and n >= MIN_UMAP_ROWS:
