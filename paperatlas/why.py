@@ -31,12 +31,22 @@ def term_analyzer() -> Callable[[str], list[str]]:
     return lambda text: [term for term in analyze(text) if term not in BOILERPLATE_PHRASES]
 
 
-def _hasher():
+def _hasher(analyzer: Callable[[str], list[str]]):
     from sklearn.feature_extraction.text import HashingVectorizer
 
-    return HashingVectorizer(
-        analyzer=term_analyzer(), n_features=N_BUCKETS, alternate_sign=False, norm=None, binary=True
-    )
+    return HashingVectorizer(analyzer=analyzer, n_features=N_BUCKETS, alternate_sign=False, norm=None, binary=True)
+
+
+@lru_cache(maxsize=1)
+def _text_hasher():
+    """Hashes a text's terms (for document frequencies)."""
+    return _hasher(term_analyzer())
+
+
+@lru_cache(maxsize=1)
+def _term_hasher():
+    """Hashes one term as it is, to the same bucket the text hasher gave it."""
+    return _hasher(lambda term: [term])
 
 
 class TermExplainer:
@@ -50,17 +60,12 @@ class TermExplainer:
     def add_texts(self, texts: list[str]) -> None:
         """Count the documents of new papers (after papers were added to an atlas)."""
         if texts:
-            matrix = _hasher().transform(texts).tocsc()
+            matrix = _text_hasher().transform(texts).tocsc()
             self._df += np.diff(matrix.indptr).astype(np.int32)
             self._n += len(texts)
 
     def counts(self, text: str) -> Counter[str]:
         return Counter(term_analyzer()(text))
-
-    def idf(self, term: str) -> float:
-        bucket = _hasher().transform([term]).indices
-        df = int(self._df[bucket[0]]) if len(bucket) else 0
-        return float(np.log((1 + self._n) / (1 + df)) + 1.0)
 
     def shared(self, query: Counter[str], text: str, top: int = 5) -> list[str]:
         """Up to ``top`` terms in both, most telling first; a word inside a shared bigram is left to the bigram."""
@@ -68,13 +73,12 @@ class TermExplainer:
         common = [term for term in query if term in hit]
         if not common:
             return []
-        buckets = _hasher().transform(common)  # one row per term
-        weights = {}
-        for i, term in enumerate(common):
-            row = buckets.indices[buckets.indptr[i] : buckets.indptr[i + 1]]
-            df = int(self._df[row].max()) if len(row) else 0
-            idf = np.log((1 + self._n) / (1 + df)) + 1.0
-            weights[term] = min(query[term], hit[term]) * idf * (BIGRAM_WEIGHT if " " in term else 1.0)
+        buckets = _term_hasher().transform(common).indices  # one bucket per term, in order
+        idf = np.log((1 + self._n) / (1 + self._df[buckets])) + 1.0
+        weights = {
+            term: min(query[term], hit[term]) * idf[i] * (BIGRAM_WEIGHT if " " in term else 1.0)
+            for i, term in enumerate(common)
+        }
         in_bigrams = {word for term in common if " " in term for word in term.split()}
         ranked = sorted(common, key=lambda t: (-weights[t], t))
         return [term for term in ranked if " " in term or term not in in_bigrams][:top]
