@@ -6,8 +6,9 @@ of labels is compared with k-means (k = number of labels) and with BERTopic's de
 Speed: topic fitting (reduce + cluster + represent, embeddings given) at 10k and 100k papers.
 
 Vectors come from benchmarks/_cache/<name>.npy (ids checked) or are embedded once on CPU and
-cached there. The 100k set is the 10k real vectors plus 90k interpolations between real
-neighbours (no GPU was available to embed paperlists_venues whole); say --no-100k to skip.
+cached there. The ~100k set is all 91,790 real paperlists vectors when embed_paperlists.py has
+cached them, else the 10k real vectors plus 90k interpolations between real neighbours; say
+--no-100k to skip.
 BERTopic is optional (pip install bertopic in the benchmark environment only).
 
 Usage: python benchmarks/bench_topics.py [--no-bertopic] [--no-100k]
@@ -99,25 +100,51 @@ def quality(use_bertopic: bool) -> dict[str, tuple[np.ndarray, list[str]]]:
     return loaded
 
 
+def full_paperlists() -> tuple[np.ndarray, list[str], np.ndarray] | None:
+    """All 91,790 paperlists vectors, texts and labels, if embed_paperlists.py has cached them."""
+    cached, meta = CACHE / "paperlists_full.npy", CACHE / "paperlists_full.json"
+    if not (cached.exists() and meta.exists()):
+        return None
+    records = read_eval("paperlists_venues.jsonl.gz")
+    if json.loads(meta.read_text())["ids"] != [r["id"] for r in records]:
+        return None
+    texts = [r["title"] + ". " + r["abstract"] for r in records]
+    return np.load(cached, allow_pickle=False), texts, np.array([r["label"] for r in records])
+
+
 def speed(loaded, use_bertopic: bool, big: bool) -> None:
+    from paperatlas.cluster.evaluate import kmeans_baseline, label_scores
     from paperatlas.cluster.topics import fit_topics
 
     vectors, texts = loaded["paperlists10k"]
-    sizes = [("10k real", vectors, texts)]
+    sizes = [("10k real", vectors, texts, None)]
     if big:
-        x, sources, label = realistic_vectors(100_000)
-        sizes.append((f"100k ({label})", x, [texts[i] for i in sources]))
+        full = full_paperlists()
+        if full is not None:
+            sizes.append((f"{len(full[0]):,} real (all of paperlists_venues)", *full))
+        else:
+            x, sources, label = realistic_vectors(100_000)
+            sizes.append((f"100k ({label})", x, [texts[i] for i in sources], None))
     fit_topics(vectors[:500], texts[:500])  # compile numba outside the timings
     print("\ntopic fitting (reduce + cluster + layers + map + represent), embeddings given:")
-    for label, x, docs in sizes:
+    for label, x, docs, truth in sizes:
         start = time.perf_counter()
         model = fit_topics(x, docs)
         ours = time.perf_counter() - start
         line = (f"  {label}: paperatlas {ours:.1f} s ({len(model.topics[model.topics.layer == 0])} topics, "
                 f"noise {model.noise_share:.1%}; steps {model.timings})")
+        if truth is not None:
+            k = len(set(truth))
+            layer = min(model.labels, key=lambda labels: abs(len(set(labels[labels >= 0].tolist())) - k))
+            km = label_scores(truth, kmeans_baseline(x, k, 42))["v_measure"]
+            line += (f"; V-measure at the layer closest to {k} labels {label_scores(truth, layer)['v_measure']:.3f}"
+                     f" (noise {np.mean(layer < 0):.1%}), k-means {km:.3f}")
         if use_bertopic:
-            _, theirs = bertopic_labels(docs, x)
+            predicted, theirs = bertopic_labels(docs, x)
             line += f"; BERTopic defaults {theirs:.1f} s (ratio {theirs / ours:.1f}x)"
+            if truth is not None:
+                scores = label_scores(truth, predicted)
+                line += f", V {scores['v_measure']:.3f} at {scores['noise_share']:.1%} noise"
         print(line, flush=True)
 
 

@@ -183,7 +183,7 @@ class Atlas:
         """Embed and index new papers without rebuilding; returns the ids added.
 
         Papers whose id is already in the atlas are skipped. With topics, each new
-        paper joins the topic its nearest existing papers vote for (at every layer)
+        paper joins the topic its nearest existing papers vote for (and that topic's themes)
         and is placed on the map among them; existing papers keep their topics.
         """
         papers = list(papers)
@@ -315,7 +315,7 @@ class Atlas:
 
     def _assign_new_rows(self, start: int) -> None:
         """Topic and map position of papers from row ``start`` on, by a vote of their nearest older papers."""
-        from paperatlas.cluster.assign import assign_by_neighbours
+        from paperatlas.cluster.assign import assign_layers_by_neighbours
 
         assert self.topics is not None
         new = self.embeddings[start:]
@@ -324,11 +324,7 @@ class Atlas:
         older = rows < start  # only papers the topics were fitted or assigned on vote
         neighbour_rows = np.array([r[o][:k] for r, o in zip(rows, older)])
         neighbour_scores = np.array([s[o][:k] for s, o in zip(scores, older)])
-        labels = np.stack(
-            [assign_by_neighbours(self.topics.labels[neighbour_rows, layer], neighbour_scores)
-             for layer in range(self.topics.n_layers)],
-            axis=1,
-        )
+        labels = assign_layers_by_neighbours(self.topics.labels, neighbour_rows, neighbour_scores)
         weights = np.clip(neighbour_scores[:, :MAP_NEIGHBOURS], 1e-6, None)
         coords = (self.topics.coords[neighbour_rows[:, :MAP_NEIGHBOURS]] * weights[..., None]).sum(axis=1)
         coords /= weights.sum(axis=1, keepdims=True)

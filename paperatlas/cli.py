@@ -116,6 +116,9 @@ def topic_options(command: Callable[..., Any]) -> Callable[..., Any]:
         click.option("--n-neighbors", type=click.IntRange(min=2), default=None, help="UMAP neighbours."),
         click.option("--layers", "n_layers", type=click.IntRange(min=1), default=None,
                      help="Topic layers, the fine one included (default 2)."),
+        click.option("--themes", type=click.Choice(["regions", "ward", "average"]), default="regions",
+                     show_default=True,
+                     help="Coarse layers: regions of the map (cover every paper) or merges of whole topics."),
         click.option("--reassign-noise", type=click.FloatRange(-1, 1), default=None,
                      help="Opt in: noise papers join the nearest topic with at least this cosine similarity."),
         click.option("--random-state", type=int, default=42, show_default=True, help="Seed of UMAP."),
@@ -134,6 +137,7 @@ def topic_settings(options: dict[str, Any]):
         "min_samples": options.pop("min_samples"),
         "n_neighbors": options.pop("n_neighbors"),
         "reassign_threshold": options.pop("reassign_noise"),
+        "themes": options.pop("themes"),
         "random_state": options.pop("random_state"),
     }
     layers = options.pop("n_layers")

@@ -46,6 +46,31 @@ def test_build_with_precomputed_embeddings_and_info(external_atlas):
     assert "papers: 350" in text and "index: exact" in text
 
 
+def test_topic_options_reach_the_topic_stage(tmp_path, bundled_corpus):
+    import pandas as pd
+
+    rng = np.random.default_rng(0)  # 20 tight groups: enough topics for three layers
+    centres = rng.standard_normal((20, 16))
+    np.save(tmp_path / "x.npy", centres[np.arange(len(bundled_corpus)) % 20] + 0.05 * rng.standard_normal((350, 16)))
+    for themes in ("regions", "ward"):
+        out = tmp_path / themes
+        result = CliRunner().invoke(main, ["build", str(REPO / "data" / "papers.jsonl"), "-o", str(out),
+                                           "--embeddings", str(tmp_path / "x.npy"), "--themes", themes,
+                                           "--layers", "3", "--min-cluster-size", "6"])
+        assert result.exit_code == 0, result.output
+        summary = json.loads(CliRunner().invoke(main, ["info", str(out), "--json"]).output)
+        assert set(summary["topics"]) == {"layer_0", "layer_1", "layer_2"}
+        labels = pd.read_parquet(out / "assignments.parquet")
+        assert (labels.layer_0 >= 0).sum() >= 6 and labels.layer_0.value_counts().drop(-1, errors="ignore").min() >= 6
+        if themes == "regions":
+            assert (labels.layer_1 >= 0).all() and (labels.layer_2 >= 0).all()
+        else:
+            assert ((labels.layer_1 < 0) == (labels.layer_0 < 0)).all()
+        settings = json.loads((out / "manifest.json").read_text())["topics"]["settings"]
+        assert settings["themes"] == themes and settings["min_cluster_size"] == 6
+    assert CliRunner().invoke(main, ["build", "x", "--themes", "single"]).exit_code == 2
+
+
 def test_build_hnsw_by_option_without_topics(tmp_path, bundled_corpus):
     np.save(tmp_path / "x.npy", np.random.default_rng(0).standard_normal((len(bundled_corpus), 8)))
     result = CliRunner().invoke(main, ["build", str(REPO / "data" / "papers.jsonl"), "-o", str(tmp_path / "a"),

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from paperatlas.cluster.assign import assign_by_neighbours, match_topic_ids, relabel
+from paperatlas.cluster.assign import assign_by_neighbours, assign_layers_by_neighbours, match_topic_ids, relabel
 from paperatlas.errors import PaperatlasError
 
 
@@ -23,6 +23,27 @@ def test_vote_ties_and_negative_scores() -> None:
     assert assign_by_neighbours(np.zeros((0, 3)), np.zeros((0, 3))).tolist() == []
     with pytest.raises(PaperatlasError, match="one shape"):
         assign_by_neighbours(np.zeros((2, 3)), np.zeros((2, 2)))
+
+
+def test_layer_votes_nest_in_parents() -> None:
+    # topics 0, 1 in theme 0, topic 2 in theme 1; the noise paper (row 4) lies in theme 1
+    existing = np.array([[0, 0], [1, 0], [2, 1], [2, 1], [-1, 1]])
+    rows = np.array([[1, 2, 3], [4, 4, 0], [0, 1, 2]])
+    scores = np.array([[0.9, 0.5, 0.5], [0.9, 0.9, 0.1], [0.2, 0.2, 0.9]])
+    out = assign_layers_by_neighbours(existing, rows, scores)
+    # row 0: topic 1 outvoted at layer 0 by topic 2 (1.0 > 0.9): theme 1, not a separate theme vote
+    assert out.tolist() == [[2, 1], [0, 0], [2, 1]]
+    # a paper among noise: no topic; its theme by vote where themes cover noise, noise where they do not
+    alone = np.array([[4, 4, 0]])
+    assert assign_layers_by_neighbours(existing, alone, np.array([[0.9, 0.9, 0.1]]))[0, 0] == 0
+    noisy = assign_layers_by_neighbours(existing, np.array([[4, 4]]), np.array([[0.9, 0.9]]))
+    assert noisy.tolist() == [[-1, 1]]
+    kept = existing.copy()
+    kept[4, 1] = -1
+    assert assign_layers_by_neighbours(kept, np.array([[4, 4]]), np.array([[0.9, 0.9]])).tolist() == [[-1, -1]]
+    # nesting holds even where the layer-1 vote alone would disagree
+    split = assign_layers_by_neighbours(existing, np.array([[2, 0, 1]]), np.array([[0.5, 0.4, 0.4]]))
+    assert split.tolist() == [[2, 1]]  # theme 0 has 0.8 of the votes, but topic 2 is in theme 1
 
 
 def test_match_topic_ids_recovers_permutation() -> None:

@@ -5,7 +5,14 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from paperatlas.cluster.hierarchy import build_layers, default_coarse_sizes, layer_with_n_topics, parents
+from paperatlas.cluster.hierarchy import (
+    build_layers,
+    default_coarse_sizes,
+    layer_with_n_topics,
+    nest_in_regions,
+    parents,
+    region_layers,
+)
 from paperatlas.errors import PaperatlasError
 
 
@@ -88,3 +95,52 @@ def test_errors() -> None:
         parents(np.array([0, 0, 1]), np.array([0, 1, 1]))
     with pytest.raises(PaperatlasError, match="one label per row"):
         build_layers(x, fine[:10])
+
+
+def test_nest_in_regions_splits_big_parts_and_moves_small_ones() -> None:
+    fine = np.array([0] * 10 + [1] * 6 + [-1] * 3)
+    # topic 0: 6 papers in region 0, 4 in region 1; topic 1: 5 in region 1, 1 in region 2
+    regions = np.array([0] * 6 + [1] * 4 + [1] * 5 + [2] + [0, 2, 2])
+    new_fine, themes = nest_in_regions(fine, regions, min_piece=3)
+    assert new_fine[:6].tolist() == [0] * 6 and new_fine[6:10].tolist() == [2] * 4  # part of 4 >= 3: a topic
+    assert new_fine[10:16].tolist() == [1] * 6 and themes[10:16].tolist() == [1] * 6  # part of 1 moved home
+    assert themes[:10].tolist() == [0] * 6 + [1] * 4
+    assert new_fine[16:].tolist() == [-1] * 3 and themes[16:].tolist() == [0, 2, 2]  # noise keeps its region
+    parents(new_fine, themes)  # nests, or raises
+    with pytest.raises(PaperatlasError, match="every paper a region"):
+        nest_in_regions(fine, np.where(regions == 2, -1, regions), 3)
+
+
+def test_region_layers_cover_noise_nest_and_recover_themes() -> None:
+    x, fine, theme = nested_blobs()
+    labels = fine.copy()
+    labels[::17] = -1
+    # clustering coordinates: the themes far apart, the topics inside them close
+    rng = np.random.default_rng(1)
+    reduced = 10.0 * theme[:, None] + (fine % 3)[:, None] + 0.05 * rng.standard_normal((180, 2))
+    layers = region_layers(reduced, x, labels, [3, 2], min_piece=5, random_state=0)
+    assert len(layers) == 3
+    assert np.array_equal(layers[0] == -1, labels == -1)  # noise stays noise among the topics only
+    assert all(np.all(layer >= 0) for layer in layers[1:])
+    assert [len(set(layer[layer >= 0].tolist())) for layer in layers] == [9, 3, 2]
+    for child, parent in ((0, 1), (1, 2)):
+        mapping = parents(layers[child], layers[parent])
+        for topic, theme_id in mapping.items():
+            assert np.all(layers[parent][layers[child] == topic] == theme_id)
+    for t in range(3):  # each planted theme is one region, noise papers included
+        assert len(set(layers[1][theme == t].tolist())) == 1
+    again = region_layers(reduced, x, labels, [3, 2], min_piece=5, random_state=0)
+    assert all(np.array_equal(a, b) for a, b in zip(layers, again))
+
+
+def test_region_layers_edge_cases() -> None:
+    x, fine, _ = nested_blobs()
+    reduced = np.random.default_rng(0).standard_normal((180, 3))
+    only = np.zeros(180, dtype=np.int64)
+    assert len(region_layers(reduced, x, only)) == 1
+    assert len(region_layers(reduced, x, fine, [])) == 1
+    assert len(set(region_layers(reduced, x, fine, [50])[1].tolist())) <= 9  # capped at the topic count
+    with pytest.raises(PaperatlasError, match="one row per paper"):
+        region_layers(reduced[:10], x, fine)
+    with pytest.raises(PaperatlasError, match="at least 1"):
+        region_layers(reduced, x, fine, [0])

@@ -147,6 +147,24 @@ def test_fewer_papers_than_min_cluster_size() -> None:
     assert len(model.labels) == 1 and model.topics.empty
 
 
+def test_themes_cover_noise_by_default_and_ward_keeps_it() -> None:
+    rng = np.random.default_rng(0)  # no structure: HDBSCAN leaves about 10% noise
+    x = rng.standard_normal((300, 384)).astype(np.float32)
+    x /= np.linalg.norm(x, axis=1, keepdims=True)
+    texts = [f"paper {i}" for i in range(300)]
+    common = dict(random_state=0, coarse_sizes=(2,), epsilon_scale=0.0, make_map=False)
+    regions = fit_topics(x, texts, settings=TopicSettings(**common))
+    ward = fit_topics(x, texts, settings=TopicSettings(themes="ward", **common))
+    assert regions.noise_share > 0.02 and np.array_equal(regions.labels[0] < 0, ward.labels[0] < 0)
+    assert np.all(regions.labels[1] >= 0)  # every paper lies in a theme
+    assert np.array_equal(ward.labels[1] < 0, ward.labels[0] < 0)
+    for model in (regions, ward):
+        assert model.n_topics(1) == 2
+        parents(model.labels[0], model.labels[1])  # nests, or raises
+    with pytest.raises(PaperatlasError, match="themes must be one of"):
+        fit_topics(x, texts, settings=TopicSettings(themes="single"))
+
+
 def test_reassign_noise_setting_and_no_map() -> None:
     x, _, texts = blobs(3, 40)
     model = fit_topics(x, texts, settings=TopicSettings(reassign_threshold=-1.0, make_map=False, n_epochs=50))

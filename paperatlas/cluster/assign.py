@@ -53,6 +53,45 @@ def assign_by_neighbours(neighbour_labels: np.ndarray, neighbour_scores: np.ndar
     return out
 
 
+def assign_layers_by_neighbours(
+    layer_labels: np.ndarray, neighbour_rows: np.ndarray, neighbour_scores: np.ndarray
+) -> np.ndarray:
+    """Topics of new papers at every layer, nested like the existing ones.
+
+    Layer 0 is a vote of the neighbours (``assign_by_neighbours``). At each
+    coarser layer a paper with a topic one layer down takes that topic's
+    parent, so the new papers nest as the old ones do; a paper that is noise
+    one layer down gets a vote of its neighbours if the layer gives noise
+    papers a theme (as "regions" themes do), else stays noise.
+
+    Args:
+        layer_labels: ``(n, layers)`` labels of the existing papers.
+        neighbour_rows: ``(m, k)`` rows of each new paper's nearest existing papers.
+        neighbour_scores: ``(m, k)`` their similarities.
+
+    Returns:
+        ``(m, layers)`` int64 labels.
+    """
+    existing = np.asarray(layer_labels, dtype=np.int64)
+    rows = np.asarray(neighbour_rows, dtype=np.int64)
+    if existing.ndim != 2:
+        raise PaperatlasError(f"layer labels must be 2-D (papers, layers), got shape {existing.shape}")
+    out = np.full((rows.shape[0], existing.shape[1]), NOISE, dtype=np.int64)
+    if rows.shape[0] == 0 or existing.shape[1] == 0:
+        return out
+    out[:, 0] = assign_by_neighbours(existing[rows, 0], neighbour_scores)
+    for layer in range(1, existing.shape[1]):
+        below, here = existing[:, layer - 1], existing[:, layer]
+        parent = dict(zip(below[below >= 0].tolist(), here[below >= 0].tolist()))
+        for i, topic in enumerate(out[:, layer - 1]):
+            out[i, layer] = parent.get(int(topic), NOISE)
+        covers_noise = bool(np.any(here[below < 0] >= 0))
+        orphans = np.flatnonzero(out[:, layer - 1] < 0)
+        if covers_noise and orphans.size:
+            out[orphans, layer] = assign_by_neighbours(existing[rows[orphans], layer], np.asarray(neighbour_scores)[orphans])
+    return out
+
+
 def match_topic_ids(old_labels: np.ndarray, new_labels: np.ndarray) -> dict[int, int]:
     """Map new topic ids to old ones by overlap (Hungarian matching).
 

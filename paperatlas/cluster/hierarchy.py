@@ -1,15 +1,24 @@
-"""Coarse themes: fine topics merged into fewer, larger ones.
+"""Coarse themes over the fine topics; every layer nests in the next.
 
-Layer 0 holds the fine (HDBSCAN) topics. Coarser layers come from one
-agglomerative tree over the fine topics, so the layers nest: every fine
-topic lies wholly inside one theme of each coarser layer. Noise stays -1 in
-every layer, and every layer is renumbered by size (0 = largest).
+Layer 0 holds the fine (HDBSCAN) topics; each coarser layer groups them into
+fewer themes, and every fine topic lies wholly inside one theme of each
+coarser layer. Every layer is renumbered by size (0 = largest). Two ways:
 
-The default tree is size-weighted Ward on the topics' mean embeddings: it
-merges the pair of topics whose union adds the least within-theme variance,
-counting every paper (the k-means objective, restricted to unions of whole
-topics), so large topics are not drowned by many small ones. ``"average"``
-linkage on the cosine distance of unit centroids is the alternative.
+* ``"regions"`` (default, ``region_layers``): the first coarse layer cuts
+  the clustering space into k regions (k-means on the reduced coordinates)
+  and every paper, noise included, belongs to the region it lies in, so
+  themes cover the whole map; a fine topic lies in the region holding most
+  of it, and a part of it in another region big enough to be a topic
+  (``min_piece`` papers) becomes a topic of its own. Further layers merge
+  whole themes by Ward. On corpora whose labels do not follow density (the
+  venue families of paperlists) these themes match the labels better than
+  unions of density topics can.
+* ``"ward"`` / ``"average"`` (``build_layers``): one agglomerative tree over
+  the fine topics; noise stays -1 in every layer. Ward is size-weighted on
+  the topics' mean embeddings: it merges the pair whose union adds the least
+  within-theme variance, counting every paper (the k-means objective,
+  restricted to unions of whole topics). ``"average"`` is average linkage on
+  the cosine distance of unit centroids.
 """
 
 from __future__ import annotations
@@ -24,6 +33,8 @@ from paperatlas.cluster.density import NOISE, renumber_by_size
 from paperatlas.errors import PaperatlasError
 
 LINKAGES = ("ward", "average")
+THEME_METHODS = ("regions",) + LINKAGES
+"""Ways to build the coarse layers: ``region_layers`` or a ``build_layers`` linkage."""
 
 
 def default_coarse_sizes(n_topics: int, n_layers: int = 2) -> list[int]:
@@ -245,3 +256,94 @@ def parents(child: np.ndarray, parent: np.ndarray) -> dict[int, int]:
         bad = pairs[pairs[:, 1] < 0, 0] if np.any(pairs[:, 1] < 0) else pairs[:-1, 0][np.diff(pairs[:, 0]) == 0]
         raise PaperatlasError(f"topic {int(bad[0])} is not nested in one coarser theme")
     return {int(c): int(p) for c, p in pairs}
+
+
+def nest_in_regions(fine: np.ndarray, regions: np.ndarray, min_piece: int) -> tuple[np.ndarray, np.ndarray]:
+    """Make fine topics nest in regions that cover every paper.
+
+    Each fine topic belongs to the region holding most of its papers. A part
+    of it lying in another region becomes a new topic if it has at least
+    ``min_piece`` papers; a smaller part stays in its topic and so moves to
+    the topic's region. Noise papers keep the region they lie in.
+
+    Args:
+        fine: ``(n,)`` fine topic labels, -1 for noise.
+        regions: ``(n,)`` region of every paper (no -1).
+        min_piece: Papers a part needs to become a topic.
+
+    Returns:
+        ``(fine, themes)``: new fine labels (new topics numbered after the
+        old ones) and the theme of every paper, both ``(n,)`` int64.
+    """
+    fine = np.asarray(fine, dtype=np.int64).copy()
+    themes = np.asarray(regions, dtype=np.int64).copy()
+    if fine.shape != themes.shape or np.any(themes < 0):
+        raise PaperatlasError("regions must give every paper a region (no -1), one per fine label")
+    next_id = int(fine.max(initial=-1)) + 1
+    for topic in np.unique(fine[fine >= 0]):
+        rows = np.flatnonzero(fine == topic)
+        ids, counts = np.unique(themes[rows], return_counts=True)
+        home = ids[np.argmax(counts)]  # first maximum: the smallest region id
+        for region, count in zip(ids, counts):
+            if region == home:
+                continue
+            part = rows[themes[rows] == region]
+            if count >= min_piece:
+                fine[part] = next_id
+                next_id += 1
+            else:
+                themes[part] = home
+    return fine, themes
+
+
+def region_layers(
+    reduced: np.ndarray,
+    embeddings: np.ndarray,
+    labels: np.ndarray,
+    coarse_sizes: Sequence[int] | None = None,
+    *,
+    n_layers: int = 2,
+    min_piece: int = 5,
+    random_state: int | None = 42,
+) -> list[np.ndarray]:
+    """Labels per layer, themes being regions of the clustering space (see the module).
+
+    Args:
+        reduced: ``(n, c)`` clustering coordinates the fine topics were found in.
+        embeddings: ``(n, d)`` unit rows (Ward merges of themes, layers 2+).
+        labels: ``(n,)`` fine topic labels, -1 for noise.
+        coarse_sizes: Theme counts, decreasing; the first is the number of
+            regions (k-means clusters); ``default_coarse_sizes`` of the fine
+            topic count if None.
+        n_layers: Layers wanted (layer 0 included) when ``coarse_sizes`` is None.
+        min_piece: Papers a fine topic's part in another region needs to
+            become a topic (use the minimum cluster size).
+        random_state: Seed of k-means.
+
+    Returns:
+        ``[fine labels, theme labels, ...]``, each ``(n,)`` int64 renumbered
+        by size; noise is -1 in layer 0 only. With fewer than two fine
+        topics, or no sizes, only layer 0 is returned (unchanged).
+    """
+    from sklearn.cluster import KMeans
+
+    fine = renumber_by_size(labels)
+    data = np.asarray(reduced, dtype=np.float64)
+    if data.ndim != 2 or data.shape[0] != fine.shape[0]:
+        raise PaperatlasError(f"reduced {data.shape} does not match labels {fine.shape}: one row per paper")
+    t = int(np.unique(fine[fine >= 0]).size)
+    sizes = default_coarse_sizes(t, n_layers) if coarse_sizes is None else [int(s) for s in coarse_sizes]
+    if any(size < 1 for size in sizes):
+        raise PaperatlasError(f"coarse layer sizes must be at least 1, got {sizes}")
+    if t < 2 or not sizes:
+        return [fine]
+    k = min(sizes[0], t)
+    regions = KMeans(n_clusters=k, n_init=4, random_state=random_state).fit_predict(data)
+    fine, themes = nest_in_regions(fine, regions, min_piece)
+    fine, themes = renumber_by_size(fine), renumber_by_size(themes)
+    layers = [fine, themes]
+    if len(sizes) > 1:
+        ids, merges = _merge_tree(embeddings, themes, "ward")
+        for size in sizes[1:]:
+            layers.append(_apply(themes, ids, _cut(merges, ids.size, min(size, ids.size))))
+    return layers

@@ -22,11 +22,12 @@ from paperatlas.cluster.density import (
     DEFAULT_EPSILON_SCALE,
     NOISE,
     cluster,
+    default_min_cluster_size,
     noise_share,
     reassign_noise,
     renumber_by_size,
 )
-from paperatlas.cluster.hierarchy import LINKAGES, build_layers, parents
+from paperatlas.cluster.hierarchy import THEME_METHODS, build_layers, parents, region_layers
 from paperatlas.cluster.keyterms import (
     exemplars,
     keyterm_label,
@@ -88,7 +89,10 @@ class TopicSettings:
         n_exemplars: Exemplar papers per topic.
         coarse_sizes: Theme counts of the coarse layers (``default_coarse_sizes``).
         n_layers: Layers, fine included, when ``coarse_sizes`` is None.
-        linkage: How coarse layers merge topics: "ward" or "average".
+        themes: How the coarse layers are built (``hierarchy``): "regions"
+            (k-means regions of the clustering space; themes cover every
+            paper, noise included), or "ward" / "average" (merges of whole
+            fine topics; noise stays noise in every layer).
         reassign_threshold: If set, noise papers join the topic whose centroid
             has at least this cosine similarity (off by default).
         make_map: Compute the 2-D map coordinates.
@@ -111,7 +115,7 @@ class TopicSettings:
     n_exemplars: int = 5
     coarse_sizes: tuple[int, ...] | None = None
     n_layers: int = 2
-    linkage: str = "ward"
+    themes: str = "regions"
     reassign_threshold: float | None = None
     make_map: bool = True
     max_keyterm_papers: int = 20_000
@@ -130,8 +134,8 @@ class TopicSettings:
             raise PaperatlasError("n_keyterms and n_exemplars must be at least 1")
         if self.n_layers < 1:
             raise PaperatlasError(f"n_layers must be at least 1, got {self.n_layers}")
-        if self.linkage not in LINKAGES:
-            raise PaperatlasError(f"linkage must be one of {LINKAGES}, got {self.linkage!r}")
+        if self.themes not in THEME_METHODS:
+            raise PaperatlasError(f"themes must be one of {THEME_METHODS}, got {self.themes!r}")
         if self.cluster_selection_method not in ("eom", "leaf"):
             raise PaperatlasError("cluster_selection_method must be 'eom' or 'leaf'")
         if self.epsilon_scale < 0 or self.repulsion_strength <= 0:
@@ -300,13 +304,18 @@ def fit_topics(
     if settings.reassign_threshold is not None:
         labels = renumber_by_size(reassign_noise(data, labels, settings.reassign_threshold))
     lap("cluster")
-    layers = build_layers(
-        data,
-        labels,
-        settings.coarse_sizes,
-        n_layers=settings.n_layers,
-        linkage=settings.linkage,
-    )
+    if settings.themes == "regions":
+        layers = region_layers(
+            reduced,
+            data,
+            labels,
+            settings.coarse_sizes,
+            n_layers=settings.n_layers,
+            min_piece=settings.min_cluster_size or default_min_cluster_size(n),
+            random_state=settings.random_state,
+        )
+    else:
+        layers = build_layers(data, labels, settings.coarse_sizes, n_layers=settings.n_layers, linkage=settings.themes)
     lap("hierarchy")
     coords = None
     if settings.make_map:
