@@ -150,7 +150,8 @@ class TopicModel:
 
     Attributes:
         labels: Topic of each paper per layer, ``labels[0]`` the fine topics;
-            -1 is noise in every layer; ids are 0..t-1 by size.
+            -1 is noise (in layer 0; in every layer with ``themes="ward"``
+            or ``"average"``); ids are 0..t-1 by size.
         probabilities: HDBSCAN membership strength of each paper (layer 0).
         reduced: ``(n, n_components)`` clustering coordinates.
         coords_2d: ``(n, 2)`` map coordinates (None if ``make_map`` is off).
