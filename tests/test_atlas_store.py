@@ -167,9 +167,12 @@ def test_save_refuses_to_replace_a_folder_that_is_not_an_atlas(tmp_path):
 
 SLOW_SAVE = textwrap.dedent(
     """
-    import sys, time
+    import signal, sys, time
     from pathlib import Path
     import paperatlas.store as store
+
+    # a process started in the background inherits SIGINT ignored; act as a terminal's would
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     from paperatlas.atlas import Atlas
 
     target, marker = sys.argv[1], Path(sys.argv[2])
