@@ -10,6 +10,7 @@ from paperatlas.cluster.density import (
     cluster,
     default_min_cluster_size,
     default_min_samples,
+    epsilon_neighbour,
     noise_share,
     reassign_noise,
     renumber_by_size,
@@ -31,6 +32,20 @@ def test_defaults_scale_with_n() -> None:
     assert default_min_cluster_size(100_000) == 53
     assert default_min_cluster_size(10**9) == 250
     assert default_min_samples(5) == default_min_samples(50) == 1
+    assert epsilon_neighbour(350) == epsilon_neighbour(10_000) == 10
+    assert epsilon_neighbour(40_000) == 20 and epsilon_neighbour(90_000) == 30
+
+
+def test_selection_epsilon_uses_the_scaled_neighbour() -> None:
+    from sklearn.neighbors import NearestNeighbors
+
+    from paperatlas.cluster.density import selection_epsilon
+
+    points = np.random.default_rng(0).standard_normal((40_000, 2))
+    distances, _ = NearestNeighbors(n_neighbors=21).fit(points).kneighbors(points)
+    assert selection_epsilon(points, 1.0) == pytest.approx(np.median(distances[:, 20]))
+    assert selection_epsilon(points, 2.0, k=10) == pytest.approx(2.0 * np.median(distances[:, 10]))
+    assert selection_epsilon(points, 0.0) == 0.0
 
 
 def test_renumber_by_size_largest_first() -> None:

@@ -17,7 +17,7 @@ NOISE = -1
 
 
 DEFAULT_EPSILON_SCALE = 1.4
-"""HDBSCAN's selection epsilon, in units of the median distance to the 10th neighbour."""
+"""HDBSCAN's selection epsilon, in units of the median distance to a neighbour (``epsilon_neighbour``)."""
 
 
 def default_min_cluster_size(n: int) -> int:
@@ -57,13 +57,32 @@ SMALL_CORPUS = 2_000
 """Corpus size below which the selection epsilon's scale shrinks (see ``selection_epsilon``)."""
 
 
-def selection_epsilon(reduced: np.ndarray, scale: float = DEFAULT_EPSILON_SCALE, k: int = 10) -> float:
+def epsilon_neighbour(n: int) -> int:
+    """Which neighbour's distance sets the selection epsilon for ``n`` papers.
+
+    10 up to 10,000 papers, then ``10 * sqrt(n / 10,000)`` (30 at 90,000),
+    growing as the minimum cluster size does. With a fixed rank the distance
+    shrinks as a corpus gets denser, and the noise share grew with size: on
+    28,672 real paperlists papers the 10th neighbour left 14% noise, the
+    17th 8% (largest topic 8% of papers either way).
+
+    Args:
+        n: Number of papers.
+
+    Returns:
+        The neighbour rank, at least 10.
+    """
+    return int(max(10, round(10 * math.sqrt(max(n, 0) / 10_000))))
+
+
+def selection_epsilon(reduced: np.ndarray, scale: float = DEFAULT_EPSILON_SCALE, k: int | None = None) -> float:
     """A data-relative ``cluster_selection_epsilon``.
 
     ``scale`` times the median distance from a point to its ``k``-th nearest
-    neighbour in the reduced space. HDBSCAN then does not split clusters
-    into parts closer than that, and the papers that would have "fallen out"
-    of a cluster above that density join it instead of becoming noise.
+    neighbour in the reduced space (``k = epsilon_neighbour(n)`` if None).
+    HDBSCAN then does not split clusters into parts closer than that, and
+    the papers that would have "fallen out" of a cluster above that density
+    join it instead of becoming noise.
 
     Below ``SMALL_CORPUS`` papers the scale shrinks by ``(n / SMALL_CORPUS) ** 0.3``:
     in a small corpus the 10th neighbour is relatively far, and the full scale
@@ -73,7 +92,7 @@ def selection_epsilon(reduced: np.ndarray, scale: float = DEFAULT_EPSILON_SCALE,
     Args:
         reduced: ``(n, c)`` coordinates.
         scale: Multiple of the median distance; 0 turns the epsilon off.
-        k: Which neighbour (capped at ``n - 1``).
+        k: Which neighbour (capped at ``n - 1``); ``epsilon_neighbour(n)`` if None.
 
     Returns:
         The epsilon (0.0 for fewer than two points).
@@ -82,7 +101,7 @@ def selection_epsilon(reduced: np.ndarray, scale: float = DEFAULT_EPSILON_SCALE,
 
     data = np.asarray(reduced, dtype=np.float64)
     n = data.shape[0]
-    k = min(k, n - 1)
+    k = min(epsilon_neighbour(n) if k is None else int(k), n - 1)
     if scale <= 0 or k < 1:
         return 0.0
     scale *= min(1.0, n / SMALL_CORPUS) ** 0.3

@@ -82,7 +82,8 @@ class TopicSettings:
         min_cluster_size: Smallest topic (``default_min_cluster_size``).
         min_samples: HDBSCAN ``min_samples`` (``default_min_samples``).
         epsilon_scale: HDBSCAN selection epsilon in units of the median
-            10th-neighbour distance (``density.selection_epsilon``); 0 = off.
+            distance to the 10th neighbour (more above 10,000 papers:
+            ``density.selection_epsilon``); 0 = off.
         cluster_selection_method: "eom" or "leaf".
         random_state: Seed of every randomised step.
         n_keyterms: Key terms kept per topic.
