@@ -42,7 +42,8 @@ def test_default_n_neighbors_scales_and_stays_below_n() -> None:
 def test_default_n_epochs_tapers() -> None:
     assert default_n_epochs(1_000) == 200
     assert 100 < default_n_epochs(5_000) < 200
-    assert default_n_epochs(10_000) == default_n_epochs(10**6) == 100
+    assert default_n_epochs(10_000) == default_n_epochs(30_000) == 100
+    assert default_n_epochs(91_790) == 57 and default_n_epochs(10**6) == 50
 
 
 def test_exact_knn_self_first_and_cosine_distance() -> None:

@@ -45,11 +45,14 @@ def default_n_neighbors(n: int) -> int:
 def default_n_epochs(n: int) -> int:
     """UMAP optimisation epochs for ``n`` papers.
 
-    200 up to 2,500 papers, then ``200 * sqrt(2500 / n)`` down to a floor of
-    100 (reached at 10,000 papers). umap-learn itself uses 500 below 10,000
-    rows and 200 above; in our evaluations 100 epochs clustered as well as
-    200 at 10,000 papers, and fewer than 100 began to merge topics into one
-    giant topic. An epoch's cost grows with ``n``.
+    200 up to 2,500 papers, then ``200 * sqrt(2500 / n)`` down to 100
+    (reached at 10,000 papers), 100 up to 30,000, then ``100 * sqrt(30000 / n)``
+    down to a floor of 50 (57 at 91,790). umap-learn itself uses 500 below
+    10,000 rows and 200 above. In our evaluations 100 epochs clustered as
+    well as 200 at 10,000 papers, and fewer than 100 began to merge topics
+    into one giant topic there; on all 91,790 paperlists papers 50-60 epochs
+    gave the same noise (4.3-4.9%), largest topic (14%) and theme V-measure
+    as 100, in half the time. An epoch's cost grows with ``n``.
 
     Args:
         n: Number of papers.
@@ -59,7 +62,9 @@ def default_n_epochs(n: int) -> int:
     """
     if n <= 2_500:
         return 200
-    return int(max(100, round(200 * math.sqrt(2_500 / n))))
+    if n <= 30_000:
+        return int(max(100, round(200 * math.sqrt(2_500 / n))))
+    return int(max(50, round(100 * math.sqrt(30_000 / n))))
 
 
 def _check_embeddings(embeddings: np.ndarray) -> np.ndarray:
