@@ -13,6 +13,7 @@ from typing import Mapping
 import numpy as np
 
 from paperatlas.cluster.density import NOISE
+from paperatlas.cluster.hierarchy import parents
 from paperatlas.errors import PaperatlasError
 
 
@@ -82,9 +83,8 @@ def assign_layers_by_neighbours(
     out[:, 0] = assign_by_neighbours(existing[rows, 0], neighbour_scores)
     for layer in range(1, existing.shape[1]):
         below, here = existing[:, layer - 1], existing[:, layer]
-        parent = dict(zip(below[below >= 0].tolist(), here[below >= 0].tolist()))
-        for i, topic in enumerate(out[:, layer - 1]):
-            out[i, layer] = parent.get(int(topic), NOISE)
+        parent = parents(below, here)
+        out[:, layer] = [parent.get(int(topic), NOISE) for topic in out[:, layer - 1]]
         covers_noise = bool(np.any(here[below < 0] >= 0))
         orphans = np.flatnonzero(out[:, layer - 1] < 0)
         if covers_noise and orphans.size:

@@ -340,10 +340,4 @@ def region_layers(
     k = min(sizes[0], t)
     regions = KMeans(n_clusters=k, n_init=4, random_state=random_state).fit_predict(data)
     fine, themes = nest_in_regions(fine, regions, min_piece)
-    fine, themes = renumber_by_size(fine), renumber_by_size(themes)
-    layers = [fine, themes]
-    if len(sizes) > 1:
-        ids, merges = _merge_tree(embeddings, themes, "ward")
-        for size in sizes[1:]:
-            layers.append(_apply(themes, ids, _cut(merges, ids.size, min(size, ids.size))))
-    return layers
+    return [renumber_by_size(fine)] + build_layers(embeddings, themes, sizes[1:], linkage="ward")
