@@ -59,7 +59,7 @@ def bertopic_labels(texts: list[str], vectors: np.ndarray) -> tuple[np.ndarray, 
 
 def quality(use_bertopic: bool) -> dict[str, tuple[np.ndarray, list[str]]]:
     from paperatlas.atlas import Atlas
-    from paperatlas.cluster.evaluate import kmeans_baseline, label_scores
+    from paperatlas.evaluation import kmeans_baseline, label_scores
     from paperatlas.corpus import Corpus, Paper
     from paperatlas.evaluation import evaluate_atlas
 
@@ -113,7 +113,7 @@ def full_paperlists() -> tuple[np.ndarray, list[str], np.ndarray] | None:
 
 
 def speed(loaded, use_bertopic: bool, big: bool) -> None:
-    from paperatlas.cluster.evaluate import kmeans_baseline, label_scores
+    from paperatlas.evaluation import kmeans_baseline, label_scores
     from paperatlas.cluster.topics import fit_topics
 
     vectors, texts = loaded["paperlists10k"]
@@ -131,11 +131,11 @@ def speed(loaded, use_bertopic: bool, big: bool) -> None:
         start = time.perf_counter()
         model = fit_topics(x, docs)
         ours = time.perf_counter() - start
-        line = (f"  {label}: paperatlas {ours:.1f} s ({len(model.topics[model.topics.layer == 0])} topics, "
-                f"noise {model.noise_share:.1%}; steps {model.timings})")
+        line = (f"  {label}: paperatlas {ours:.1f} s ({model.n_topics(0)} topics, "
+                f"noise {model.noise_share():.1%}; steps {model.timings})")
         if truth is not None:
             k = len(set(truth))
-            layer = min(model.labels, key=lambda labels: abs(len(set(labels[labels >= 0].tolist())) - k))
+            layer = min(model.labels.T, key=lambda labels: abs(len(set(labels[labels >= 0].tolist())) - k))
             km = label_scores(truth, kmeans_baseline(x, k, 42))["v_measure"]
             line += (f"; V-measure at the layer closest to {k} labels {label_scores(truth, layer)['v_measure']:.3f}"
                      f" (noise {np.mean(layer < 0):.1%}), k-means {km:.3f}")

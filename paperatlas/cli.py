@@ -87,7 +87,7 @@ def read_inputs(paths: tuple[str, ...], fmt: str | None, title_field: str, abstr
 
 def write_table(frame, out: Path) -> None:
     """Write a DataFrame as JSONL, CSV, Parquet or JSON, chosen by suffix."""
-    from paperatlas.tables import write_frame
+    from paperatlas.export.tables import write_frame
 
     write_frame(frame, out)
 
@@ -100,7 +100,7 @@ def write_table(frame, out: Path) -> None:
 @handle_errors
 def ingest(paths: tuple[str, ...], out: Path, **read_options: Any) -> None:
     """Read papers from PATHS (files or folders, mixed formats), dedupe, write OUT."""
-    from paperatlas.tables import write_papers
+    from paperatlas.export.tables import write_papers
 
     corpus = read_inputs(paths, **read_options)
     write_papers(corpus, out)
@@ -215,23 +215,25 @@ def build(paths: tuple[str, ...], out: Path, model: str | None, device: str, bat
     else:
         embedder = SentenceTransformerEmbedder(model, device=device, batch_size=batch_size)
     named = load_named(topics_file)
-    previous = None
     if refit:
         from paperatlas.store import MANIFEST
 
+        if no_topics:
+            raise click.UsageError("--refit and --no-topics exclude each other")
         if not (out / MANIFEST).exists():
             raise PaperatlasError(f"--refit needs an existing atlas at {out}")
-        previous = Atlas.load(out)
     cache = None if no_cache else EmbeddingCache(cache_dir)
     atlas = Atlas.build(corpus, embedder, embeddings=embeddings, index=index_kind, cache=cache,
                         show_progress=True)
     if embedder is not None:
         click.echo(f"embedded {atlas.last_embedded} texts; {len(atlas) - atlas.last_embedded} came from the cache",
                    err=True)
+    if refit:
+        topics = atlas.refit(out, settings, named, show_progress=True)
+    elif not no_topics:
+        topics = atlas.fit_topics(settings, named, show_progress=True)
     if not no_topics:
-        old_labels = previous.labels_for(atlas.corpus.ids) if previous is not None else None
-        topics = atlas.fit_topics(settings, named, keep_ids_from=old_labels, show_progress=True)
-        counts = ", ".join(f"layer {layer}: {len(topics.names_at(layer))}" for layer in range(topics.n_layers))
+        counts = ", ".join(f"layer {layer}: {topics.n_topics(layer)}" for layer in range(topics.n_layers))
         click.echo(f"topics: {counts}; noise {topics.noise_share(0):.1%}", err=True)
     atlas.save(out)
     click.echo(f"wrote atlas of {len(atlas)} papers to {out}", err=True)
@@ -308,7 +310,9 @@ def export(atlas_path: str, fmt: str | None, out: Path) -> None:
     atlas = load_atlas(atlas_path)
     if fmt is not None and out.suffix.lower() != f".{fmt}":
         raise PaperatlasError(f"{out}: the file name should end in .{fmt} for --format {fmt}")
-    write_table(atlas.paper_table(), out)
+    from paperatlas.export.tables import paper_table
+
+    write_table(paper_table(atlas), out)
     click.echo(f"wrote {len(atlas)} papers to {out}", err=True)
 
 
@@ -320,7 +324,9 @@ def export(atlas_path: str, fmt: str | None, out: Path) -> None:
 @handle_errors
 def trends(atlas_path: str, layer: int, out: Path | None) -> None:
     """Papers per month and topic."""
-    frame = load_atlas(atlas_path).topic_trends(layer)
+    from paperatlas.export.tables import topic_trends
+
+    frame = topic_trends(load_atlas(atlas_path), layer)
     if out is None:
         click.echo(frame.to_string())
     else:
@@ -359,16 +365,16 @@ def evaluate(atlas_path: str, column: str, as_json: bool) -> None:
 @handle_errors
 def map_command(atlas_path: str, out: Path | None, png: Path | None, width: int, height: int) -> None:
     """Write ATLAS's topic map: an offline interactive HTML page and/or a PNG."""
-    from paperatlas.export import map_frames, write_html_map, write_png_map
+    from paperatlas.export import MapData, write_html_map, write_png_map
 
     if out is None and png is None:
         raise click.UsageError("give -o map.html, --png map.png, or both")
-    papers, topics_frame = map_frames(load_atlas(atlas_path))
+    data = MapData.from_atlas(load_atlas(atlas_path))
     if out is not None:
-        write_html_map(papers, topics_frame, out)
+        write_html_map(data, out)
         click.echo(f"wrote {out} ({out.stat().st_size / 1e6:.1f} MB)", err=True)
     if png is not None:
-        write_png_map(papers, topics_frame, png, width=width, height=height)
+        write_png_map(data, png, width=width, height=height)
         click.echo(f"wrote {png} ({width}x{height})", err=True)
 
 
@@ -421,6 +427,18 @@ def similar(atlas_path: str, query: str | None, paper_ids: tuple[str, ...], by_t
     click.echo(f"{len(results)} papers like {results.query['description']}")
     columns = [("score", "score", 6), ("title", "title", 60), ("topic", "topic", 24), ("date", "date", 10), ("why", "why", 40)]
     click.echo(_table(list(results), columns))
+
+
+@main.command()
+@click.argument("atlas_path", metavar="ATLAS", type=click.Path(file_okay=False, path_type=Path))
+@handle_errors
+def upgrade(atlas_path: Path) -> None:
+    """Rewrite ATLAS in the current format (an older one is migrated when it is loaded)."""
+    from paperatlas.store import FORMAT_VERSION
+
+    atlas = load_atlas(str(atlas_path))
+    atlas.save(atlas_path)
+    click.echo(f"wrote {atlas_path} as atlas format {FORMAT_VERSION}", err=True)
 
 
 @main.command("mcp")

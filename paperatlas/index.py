@@ -1,8 +1,9 @@
 """A FAISS inner-product index over paper vectors, row ``i`` being paper ``i``.
 
 ``exact`` is a flat index; ``hnsw`` an approximate graph index. ``auto``
-picks exact up to :data:`AUTO_APPROXIMATE_ABOVE` papers and HNSW above.
-Searches never return FAISS's ``-1`` padding.
+picks exact up to :data:`EXACT_MAX_ROWS` papers and HNSW above; the topic
+stage's kNN graph follows the same cut-off. Searches never return FAISS's
+``-1`` padding.
 """
 
 from __future__ import annotations
@@ -12,9 +13,13 @@ from pathlib import Path
 import numpy as np
 
 from paperatlas.errors import PaperatlasError
+from paperatlas.threads import one_thread
 
 INDEX_KINDS = ("auto", "exact", "hnsw")
-AUTO_APPROXIMATE_ABOVE = 50_000
+EXACT_MAX_ROWS = 50_000
+"""Up to this many papers neighbours are exact (flat index, exact kNN graph); above, approximate."""
+FEW_QUERIES = 8
+"""Searches of at most this many queries run on one thread (see ``paperatlas.threads``)."""
 HNSW_M = 32
 HNSW_EF_CONSTRUCTION = 80
 HNSW_EF_SEARCH = 128
@@ -25,7 +30,7 @@ def choose_kind(kind: str, n: int) -> str:
     if kind not in INDEX_KINDS:
         raise PaperatlasError(f"unknown index kind {kind!r}; choose one of {', '.join(INDEX_KINDS)}")
     if kind == "auto":
-        return "hnsw" if n > AUTO_APPROXIMATE_ABOVE else "exact"
+        return "hnsw" if n > EXACT_MAX_ROWS else "exact"
     return kind
 
 
@@ -99,7 +104,8 @@ class PaperIndex:
         k = min(int(k), len(self))
         if k < 1:
             return np.zeros((len(queries), 0), np.float32), np.zeros((len(queries), 0), np.int64)
-        scores, rows = self._index.search(queries, k)
+        with one_thread("faiss", len(queries) <= FEW_QUERIES):
+            scores, rows = self._index.search(queries, k)
         if (rows < 0).any():
             # an approximate search came back short: fall back to an exact scan
             exact_scores = queries @ self.vectors().T
@@ -131,6 +137,18 @@ class PaperIndex:
             raise PaperatlasError(f"{path}: unsupported FAISS index type {type(raw).__name__}")
         index._index = raw
         return index
+
+
+def knn_graph(index: PaperIndex, vectors: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """Each row's ``k`` nearest rows (self first) from the search index.
+
+    Returns ``(indices, cosine distances)``: UMAP reuses it instead of computing
+    neighbours again, and the map's "nearest papers" come from it.
+    """
+    n = len(index)
+    k = max(1, min(int(k), n))
+    scores, rows = index.search(vectors, min(k + 1, n))
+    return self_first_graph(scores, rows, k)
 
 
 def self_first_graph(scores: np.ndarray, rows: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:

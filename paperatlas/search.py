@@ -1,4 +1,9 @@
-"""Find similar papers: by free text, paper id, title, or several papers (more/less like these)."""
+"""Find similar papers: by free text, paper id, title, or several papers (more/less like these).
+
+Everything a query needs beyond the vectors and the index (term statistics,
+title keys, the query embedder) is the atlas's :class:`SearchState`, saved
+with it; topic filters read the topics record's labels.
+"""
 
 from __future__ import annotations
 
@@ -53,9 +58,9 @@ class ResolvedQuery:
 
 
 def _vector_of_rows(atlas: Atlas, positive: list[int], negative: list[int]) -> np.ndarray:
-    vector = atlas.embeddings[positive].mean(axis=0)
+    vector = np.asarray(atlas.embeddings[positive]).mean(axis=0)
     if negative:
-        vector = vector - NEGATIVE_WEIGHT * atlas.embeddings[negative].mean(axis=0)
+        vector = vector - NEGATIVE_WEIGHT * np.asarray(atlas.embeddings[negative]).mean(axis=0)
     norm = float(np.linalg.norm(vector))
     if norm < 1e-6:
         raise SearchError("the positive and negative papers cancel out; nothing is left to search for")
@@ -80,7 +85,7 @@ def _rows_of_ids(atlas: Atlas, ids: Sequence[str], role: str) -> list[int]:
 
 def _title_row(atlas: Atlas, title: str, close: bool) -> int | None:
     wanted = normalise_title(title)
-    titles = atlas.title_keys()
+    titles = atlas.search_state.title_rows()
     if wanted in titles:
         return titles[wanted]
     if close:
@@ -94,7 +99,7 @@ def resolve_query(atlas: Atlas, query: str | Sequence[str], by: str, negative: S
     """Turn a query into a unit vector, the query papers' rows and its terms."""
     if by not in QUERY_KINDS:
         raise SearchError(f"unknown query kind {by!r}; choose one of {', '.join(QUERY_KINDS)}")
-    explainer = atlas.explainer()
+    explainer = atlas.search_state.terms
     negative_rows = _rows_of_ids(atlas, negative, "negative") if negative else []
     if not isinstance(query, str):
         if by not in ("auto", "id"):
@@ -116,9 +121,9 @@ def resolve_query(atlas: Atlas, query: str | Sequence[str], by: str, negative: S
             elif by == "title":
                 raise SearchError(f"no paper titled like {text!r}")
         if not rows:
-            vector = atlas.embed_query(text)
+            vector = atlas.search_state.embedder(atlas.model).encode([text])[0]
             if negative_rows:
-                vector = vector - NEGATIVE_WEIGHT * atlas.embeddings[negative_rows].mean(axis=0)
+                vector = vector - NEGATIVE_WEIGHT * np.asarray(atlas.embeddings[negative_rows]).mean(axis=0)
                 vector = (vector / max(float(np.linalg.norm(vector)), 1e-6)).astype(np.float32)
             return ResolvedQuery(vector, (), explainer.counts(text), f"text {text[:80]!r}")
     terms: Counter = Counter()
@@ -129,16 +134,39 @@ def resolve_query(atlas: Atlas, query: str | Sequence[str], by: str, negative: S
     return ResolvedQuery(_vector_of_rows(atlas, rows, negative_rows), tuple(rows), terms, f"{titles}{more}")
 
 
+def paper_topics(atlas: Atlas, layer: int = 0) -> tuple[np.ndarray | None, dict[int, str]]:
+    """Each paper's topic id at ``layer`` (-1 = noise) and the topic names; ``(None, {})`` without topics."""
+    if atlas.topics is None:
+        return None, {}
+    return atlas.topics.labels_at(layer), atlas.topics.names_at(layer)
+
+
+def topic_mask(atlas: Atlas, topic: int | str, layer: int = 0) -> np.ndarray:
+    """Which papers belong to a topic, given by id or name."""
+    labels, names = paper_topics(atlas, layer)
+    if labels is None:
+        raise SearchError("this atlas has no topics yet; build it with topics to filter by topic")
+    if isinstance(topic, str) and not topic.lstrip("-").isdigit():
+        matches = [tid for tid, name in names.items() if name.casefold() == topic.casefold()]
+        if not matches:
+            raise SearchError(f"no topic named {topic!r} at layer {layer}")
+        return np.isin(labels, matches)
+    topic_id = int(topic)
+    if topic_id not in names and topic_id != -1:
+        raise SearchError(f"no topic {topic_id} at layer {layer}")
+    return labels == topic_id
+
+
 def _filter_mask(atlas: Atlas, topic, date_from, date_to, layer: int) -> np.ndarray | None:
     mask = None
     if topic is not None:
-        mask = atlas.topic_mask(topic, layer=layer)
+        mask = topic_mask(atlas, topic, layer=layer)
     if date_from is not None or date_to is not None:
         low, high = (parse_date(d) if d is not None else None for d in (date_from, date_to))
         for raw, parsed in ((date_from, low), (date_to, high)):
             if raw is not None and parsed is None:
                 raise SearchError(f"cannot read the date {raw!r}; use YYYY-MM-DD")
-        dates = np.array([paper.date or "" for paper in atlas.corpus], dtype=object)
+        dates = np.array([date or "" for date in atlas.corpus.column("date")], dtype=object)
         in_range = dates != ""
         if low:
             in_range &= dates >= low
@@ -196,14 +224,14 @@ def find_similar_papers(
         # filtered: score the allowed rows exactly (a matrix-vector product)
         allowed = np.flatnonzero(mask)
         allowed = allowed[~np.isin(allowed, list(excluded))]
-        scores = atlas.embeddings[allowed] @ resolved.vector
+        scores = np.asarray(atlas.embeddings[allowed]) @ resolved.vector
         order = np.argsort(-scores, kind="stable")[:k]
         pairs = [(int(allowed[i]), float(scores[i])) for i in order]
-    labels, names = atlas.paper_topics(layer)
-    explainer = atlas.explainer()
+    labels, names = paper_topics(atlas, layer)
+    explainer = atlas.search_state.terms
     hits = []
-    for row, score in pairs[:k]:
-        paper = atlas.corpus[row]
+    pairs = pairs[:k]
+    for (row, score), paper in zip(pairs, atlas.corpus.papers([row for row, _ in pairs])):
         topic_id = int(labels[row]) if labels is not None else None
         hits.append(
             {

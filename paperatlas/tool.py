@@ -37,7 +37,10 @@ def get_paper(atlas: Atlas, paper_id: str) -> dict[str, Any]:
         raise PaperatlasError(f"unknown paper id {paper_id!r}")
     row = atlas.corpus.row(paper_id)
     paper = atlas.corpus[row]
-    labels, names = atlas.paper_topics(0)
+    from paperatlas.export.tables import jsonable
+    from paperatlas.search import paper_topics
+
+    labels, names = paper_topics(atlas, 0)
     topic_id = int(labels[row]) if labels is not None else None
     record = {
         "id": paper.id,
@@ -50,8 +53,6 @@ def get_paper(atlas: Atlas, paper_id: str) -> dict[str, Any]:
         "topic_id": topic_id,
         "topic": names.get(topic_id) if topic_id is not None else None,
     }
-    from paperatlas.tables import jsonable
-
     record["metadata"] = {key: jsonable(value) for key, value in paper.metadata.items()}
     return record
 

@@ -58,7 +58,7 @@ def test_manifest_records_versions_model_hashes(saved):
     assert {"numpy", "faiss-cpu"} <= manifest["libraries"].keys()
     assert manifest["model"] == {"id": "fake-hashing-384", "dimension": 384, "external": False}
     assert manifest["corpus"]["papers"] == 30 and len(manifest["corpus"]["content_hash"]) == 64
-    assert set(manifest["files"]) == {"papers.parquet", "embeddings.npy", "index.faiss"}
+    assert set(manifest["files"]) == {"papers.parquet", "embeddings.npy", "index.faiss", "search_terms.npy", "search_titles.parquet"}
     assert all(len(entry["sha256"]) == 64 for entry in manifest["files"].values())
     assert not list(saved.glob("*.pkl"))
 
@@ -93,7 +93,7 @@ def edit_manifest(folder: Path, change) -> None:
 
 def test_unknown_format_version_is_refused(saved):
     edit_manifest(saved, lambda m: m.update(format_version=FORMAT_VERSION + 1))
-    with pytest.raises(AtlasFormatError, match="format version 2 is not supported"):
+    with pytest.raises(AtlasFormatError, match=f"format version {FORMAT_VERSION + 1} is not supported.*rebuild"):
         Atlas.load(saved)
 
 
@@ -136,7 +136,7 @@ def test_external_embeddings_are_recorded(tmp_path):
     loaded = Atlas.load(tmp_path / "a")
     np.testing.assert_allclose(np.linalg.norm(loaded.embeddings, axis=1), 1.0, rtol=1e-5)
     with pytest.raises(PaperatlasError, match="precomputed embeddings"):
-        loaded.embedder()
+        loaded.search_state.embedder(loaded.model)
     with pytest.raises(PaperatlasError, match=r"shape \(11, 48\)"):
         Atlas.build(corpus, embeddings=vectors[:11])
     with pytest.raises(PaperatlasError, match="NaN"):

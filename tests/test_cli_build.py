@@ -38,7 +38,7 @@ def test_build_with_precomputed_embeddings_and_info(external_atlas):
     noise = summary.pop("noise_share")
     assert summary == {
         "papers": 350, "model": "external", "dimension": 16, "external_embeddings": True,
-        "index": "exact", "format_version": 1,
+        "index": "exact", "format_version": 2,
     }
     assert set(topics) == {"layer_0", "layer_1"} and topics["layer_0"] >= topics["layer_1"] >= 1
     assert 0.0 <= noise <= 1.0

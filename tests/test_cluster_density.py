@@ -6,7 +6,6 @@ import numpy as np
 import pytest
 
 from paperatlas.cluster.density import (
-    DensityClusterer,
     cluster,
     default_min_cluster_size,
     default_min_samples,
@@ -121,12 +120,3 @@ def test_reassign_noise_uses_threshold() -> None:
     assert labels.tolist() == [0, 0, 1, 1, -1, -1]  # input untouched
     assert reassign_noise(embeddings, labels, threshold=1.01).tolist() == labels.tolist()
     assert reassign_noise(embeddings, np.full(6, -1), 0.0).tolist() == [-1] * 6
-
-
-def test_density_clusterer_estimator() -> None:
-    x, _ = low_dim_blobs()
-    model = DensityClusterer(min_cluster_size=10)
-    assert model.min_samples is None
-    assert model.fit(x) is model
-    assert set(model.labels_.tolist()) == {0, 1, 2}
-    assert model.probabilities_.shape == (160,)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from paperatlas.cluster.evaluate import kmeans_baseline, label_scores, neighbour_precision
+from paperatlas.evaluation import kmeans_baseline, label_scores, neighbour_precision
 from paperatlas.errors import PaperatlasError
 
 

@@ -8,7 +8,6 @@ import pytest
 from paperatlas.cluster.hierarchy import (
     build_layers,
     default_coarse_sizes,
-    layer_with_n_topics,
     nest_in_regions,
     parents,
     region_layers,
@@ -70,21 +69,12 @@ def test_layers_renumbered_by_size() -> None:
         assert list(sizes) == sorted(sizes, reverse=True)
 
 
-def test_layer_with_n_topics_exact() -> None:
-    x, fine, _ = nested_blobs()
-    for k in (1, 2, 3, 5, 9):
-        layer = layer_with_n_topics(x, fine, k)
-        assert len(set(layer.tolist())) == k
-    assert len(set(layer_with_n_topics(x, fine, 50).tolist())) == 9
-
-
 def test_one_topic_or_none() -> None:
     x, _, _ = nested_blobs()
     only = np.zeros(180, dtype=np.int64)
     assert len(build_layers(x, only)) == 1
     none = np.full(180, -1)
     assert np.all(build_layers(x, none)[0] == -1)
-    assert np.all(layer_with_n_topics(x, none, 3) == -1)
 
 
 def test_errors() -> None:

@@ -7,7 +7,6 @@ import pytest
 
 from paperatlas.cluster.reduce import (
     MIN_UMAP_ROWS,
-    Reducer,
     approximate_knn,
     check_knn,
     default_n_epochs,
@@ -155,12 +154,3 @@ def test_map_layout_shares_graph_and_is_deterministic() -> None:
     assert np.array_equal(first, second)
     centres = np.stack([first[truth == b].mean(axis=0) for b in range(4)])
     assert len({tuple(np.round(c, 3)) for c in centres}) == 4
-
-
-def test_reducer_estimator() -> None:
-    x, _ = blobs(2, 20)
-    reducer = Reducer(3, n_epochs=30, random_state=5)
-    assert reducer.random_state == 5 and reducer.n_neighbors is None
-    assert reducer.fit(x) is reducer
-    assert reducer.embedding_.shape == (40, 3)
-    assert reducer.n_neighbors_ == default_n_neighbors(40)

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from paperatlas.cluster import NamedTopic, TopicSettings, apply_names, fit_topics
-from paperatlas.cluster.evaluate import label_scores
+from paperatlas.evaluation import label_scores
 from paperatlas.cluster.hierarchy import parents
 from paperatlas.cluster.reduce import exact_knn
 from paperatlas.embed.fake import FakeEmbedder
@@ -34,19 +34,19 @@ def fitted() -> tuple:
 
 def test_recovers_blobs_with_little_noise(fitted: tuple) -> None:
     _, truth, _, model = fitted
-    scores = label_scores(truth, model.labels[0])
+    scores = label_scores(truth, model.labels_at(0))
     assert scores["ari"] >= 0.9
     assert model.n_topics(0) == 6
-    assert model.noise_share <= 0.05
+    assert model.noise_share() <= 0.05
 
 
 def test_outputs_have_documented_shapes(fitted: tuple) -> None:
     x, _, _, model = fitted
     assert model.reduced.shape == (360, 5) and model.reduced.dtype == np.float32
-    assert model.coords_2d is not None and model.coords_2d.shape == (360, 2)
+    assert model.coords is not None and model.coords.shape == (360, 2)
     assert model.probabilities.shape == (360,)
-    assert len(model.labels) == len(model.centroids) >= 2
-    for layer, centroids in zip(model.labels, model.centroids):
+    assert model.n_layers == len(model.centroids) >= 2
+    for layer, centroids in zip(model.labels.T, model.centroids):
         assert layer.shape == (360,) and layer.dtype == np.int64
         assert centroids.shape == (len(set(layer[layer >= 0].tolist())), 384)
     assert set(model.timings) >= {"knn", "reduce", "cluster", "map", "represent"}
@@ -54,13 +54,13 @@ def test_outputs_have_documented_shapes(fitted: tuple) -> None:
 
 def test_topics_table(fitted: tuple) -> None:
     _, truth, _, model = fitted
-    table = model.topics
+    table = model.table
     assert list(table.columns) == ["layer", "topic_id", "size", "parent", "name", "keyterms", "keyterm_scores", "exemplars"]
     fine = table[table.layer == 0]
     assert fine.topic_id.tolist() == list(range(6))
     assert fine["size"].tolist() == sorted(fine["size"].tolist(), reverse=True)
     for _, row in fine.iterrows():
-        rows = np.flatnonzero(model.labels[0] == row.topic_id)
+        rows = np.flatnonzero(model.labels_at(0) == row.topic_id)
         blob = np.bincount(truth[rows]).argmax()
         assert row.keyterms[0] == WORDS[blob]
         assert 3 <= len(row.exemplars) <= 5 and set(row.exemplars) <= set(rows.tolist())
@@ -72,10 +72,10 @@ def test_topics_table(fitted: tuple) -> None:
 
 def test_hierarchy_consistent(fitted: tuple) -> None:
     _, _, _, model = fitted
-    fine, coarse = model.labels[0], model.labels[1]
+    fine, coarse = model.labels_at(0), model.labels_at(1)
     assert 1 < model.n_topics(1) < model.n_topics(0)
     mapping = parents(fine, coarse)
-    table = model.topics[model.topics.layer == 0]
+    table = model.table[model.table.layer == 0]
     assert dict(zip(table.topic_id, table.parent)) == mapping
     for child, parent in mapping.items():
         assert np.all(coarse[fine == child] == parent)
@@ -84,43 +84,43 @@ def test_hierarchy_consistent(fitted: tuple) -> None:
 def test_deterministic(fitted: tuple) -> None:
     x, _, texts, model = fitted
     again = fit_topics(x, texts, settings=TopicSettings(random_state=0))
-    for a, b in zip(model.labels, again.labels):
+    for a, b in zip(model.labels.T, again.labels.T):
         assert np.array_equal(a, b)
     assert np.array_equal(model.reduced, again.reduced)
-    assert np.array_equal(model.coords_2d, again.coords_2d)
-    assert model.topics.equals(again.topics)
+    assert np.array_equal(model.coords, again.coords)
+    assert model.table.equals(again.table)
 
 
 def test_precomputed_knn_gives_same_result(fitted: tuple) -> None:
     x, _, texts, model = fitted
     knn = exact_knn(x, 40)
     again = fit_topics(x, texts, settings=TopicSettings(random_state=0), knn=knn)
-    assert np.array_equal(model.labels[0], again.labels[0])
+    assert np.array_equal(model.labels_at(0), again.labels_at(0))
     assert np.array_equal(model.reduced, again.reduced)
 
 
 def test_apply_names(fitted: tuple) -> None:
     _, _, _, model = fitted
-    fine = model.topics[model.topics.layer == 0]
+    fine = model.table[model.table.layer == 0]
     galaxy = int(fine[fine.keyterms.str[0] == "galaxy"].topic_id.iloc[0])
     named = [NamedTopic("galaxies", "Galaxy surveys.")]
     renamed = apply_names(model, named, named_vectors=model.centroids[0][[galaxy]])
-    names = renamed.topics[renamed.topics.layer == 0].set_index("topic_id")["name"]
+    names = renamed.table[renamed.table.layer == 0].set_index("topic_id")["name"]
     assert names[galaxy] == "galaxies"
     assert names.is_unique
-    assert "galaxies" not in model.topics["name"].tolist()  # the input model is unchanged
+    assert "galaxies" not in model.table["name"].tolist()  # the input model is unchanged
 
 
 def test_apply_names_with_fake_embedder(fitted: tuple) -> None:
     _, _, _, model = fitted
     embedder = FakeEmbedder()
     plain = apply_names(model, [], embedder)
-    assert plain.topics["name"].tolist() == model.topics["name"].tolist()
+    assert plain.table["name"].tolist() == model.table["name"].tolist()
     assert embedder.calls == 0
     # Hash vectors are unrelated to the blobs: nothing passes the thresholds.
     unrelated = apply_names(model, [NamedTopic("galaxies", "Galaxy surveys.")], embedder)
     assert embedder.calls == 1
-    assert unrelated.topics["name"].tolist() == model.topics["name"].tolist()
+    assert unrelated.table["name"].tolist() == model.table["name"].tolist()
     with pytest.raises(PaperatlasError, match="embedder"):
         apply_names(model, [NamedTopic("a", "b")])
 
@@ -128,23 +128,23 @@ def test_apply_names_with_fake_embedder(fitted: tuple) -> None:
 def test_one_paper() -> None:
     x, _, texts = blobs(1, 1)
     model = fit_topics(x, texts)
-    assert model.labels[0].tolist() == [-1]
-    assert model.noise_share == 1.0 and model.topics.empty
-    assert model.coords_2d.shape == (1, 2) and model.reduced.shape == (1, 5)
+    assert model.labels_at(0).tolist() == [-1]
+    assert model.noise_share() == 1.0 and model.table.empty
+    assert model.coords.shape == (1, 2) and model.reduced.shape == (1, 5)
 
 
 def test_identical_papers() -> None:
     x, _, texts = blobs(1, 1)
     model = fit_topics(np.repeat(x, 30, axis=0), texts * 30, settings=TopicSettings(min_cluster_size=5))
-    assert model.labels[0].tolist() == [0] * 30
-    assert model.topics["size"].tolist() == [30]
+    assert model.labels_at(0).tolist() == [0] * 30
+    assert model.table["size"].tolist() == [30]
 
 
 def test_fewer_papers_than_min_cluster_size() -> None:
     x, _, texts = blobs(2, 10)
     model = fit_topics(x, texts, settings=TopicSettings(min_cluster_size=50))
-    assert np.all(model.labels[0] == -1)
-    assert len(model.labels) == 1 and model.topics.empty
+    assert np.all(model.labels_at(0) == -1)
+    assert model.n_layers == 1 and model.table.empty
 
 
 def test_themes_cover_noise_by_default_and_ward_keeps_it() -> None:
@@ -155,12 +155,12 @@ def test_themes_cover_noise_by_default_and_ward_keeps_it() -> None:
     common = dict(random_state=0, coarse_sizes=(2,), epsilon_scale=0.0, make_map=False)
     regions = fit_topics(x, texts, settings=TopicSettings(**common))
     ward = fit_topics(x, texts, settings=TopicSettings(themes="ward", **common))
-    assert regions.noise_share > 0.02 and np.array_equal(regions.labels[0] < 0, ward.labels[0] < 0)
-    assert np.all(regions.labels[1] >= 0)  # every paper lies in a theme
-    assert np.array_equal(ward.labels[1] < 0, ward.labels[0] < 0)
+    assert regions.noise_share() > 0.02 and np.array_equal(regions.labels_at(0) < 0, ward.labels_at(0) < 0)
+    assert np.all(regions.labels_at(1) >= 0)  # every paper lies in a theme
+    assert np.array_equal(ward.labels_at(1) < 0, ward.labels_at(0) < 0)
     for model in (regions, ward):
         assert model.n_topics(1) == 2
-        parents(model.labels[0], model.labels[1])  # nests, or raises
+        parents(model.labels_at(0), model.labels_at(1))  # nests, or raises
     with pytest.raises(PaperatlasError, match="themes must be one of"):
         fit_topics(x, texts, settings=TopicSettings(themes="single"))
 
@@ -168,8 +168,8 @@ def test_themes_cover_noise_by_default_and_ward_keeps_it() -> None:
 def test_reassign_noise_setting_and_no_map() -> None:
     x, _, texts = blobs(3, 40)
     model = fit_topics(x, texts, settings=TopicSettings(reassign_threshold=-1.0, make_map=False, n_epochs=50))
-    assert model.noise_share == 0.0
-    assert model.coords_2d is None
+    assert model.noise_share() == 0.0
+    assert model.coords is None
 
 
 def test_rejects_bad_input() -> None:

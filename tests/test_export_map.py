@@ -13,7 +13,8 @@ import pandas as pd
 import pytest
 
 from paperatlas.errors import PaperatlasError
-from paperatlas.export import PngMap, render_html_map, write_html_map, write_png_map
+from paperatlas import export
+from paperatlas.export import MapData, PngMap
 from tests.browser import OfflineBrowser, find_chromium
 
 SUBJECTS = (
@@ -26,6 +27,18 @@ SUBJECTS = (
 )
 THEMES = ("Alignment", "Image generation", "Graphs and molecules", "Speech", "Retrieval and context", "Robotics")
 URL_ABSTRACT = "Code and data: https://github.com/example/paper-5 (this URL is text, never fetched)."
+
+
+def write_html_map(papers: pd.DataFrame, topics: pd.DataFrame | None, path, **options) -> Path:
+    return export.write_html_map(MapData.from_frames(papers, topics), path, **options)
+
+
+def write_png_map(papers: pd.DataFrame, topics: pd.DataFrame | None, path, **options) -> PngMap:
+    return export.write_png_map(MapData.from_frames(papers, topics), path, **options)
+
+
+def render_html_map(papers: pd.DataFrame, topics: pd.DataFrame | None) -> str:
+    return export.render_html_map(MapData.from_frames(papers, topics))
 
 
 def nearest(x: np.ndarray, y: np.ndarray, k: int = 5) -> np.ndarray:

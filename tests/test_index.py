@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from paperatlas.errors import PaperatlasError
-from paperatlas.index import AUTO_APPROXIMATE_ABOVE, PaperIndex, choose_kind
+from paperatlas.index import EXACT_MAX_ROWS, PaperIndex, choose_kind
 
 
 def unit(n: int, d: int = 32, seed: int = 0) -> np.ndarray:
@@ -86,5 +86,5 @@ def test_wrong_dimension_and_kind_are_errors():
 
 
 def test_auto_switches_to_approximate_above_the_documented_size():
-    assert choose_kind("auto", AUTO_APPROXIMATE_ABOVE) == "exact"
-    assert choose_kind("auto", AUTO_APPROXIMATE_ABOVE + 1) == "hnsw"
+    assert choose_kind("auto", EXACT_MAX_ROWS) == "exact"
+    assert choose_kind("auto", EXACT_MAX_ROWS + 1) == "hnsw"

@@ -13,7 +13,7 @@ from paperatlas.corpus import FieldNames, read_corpus, read_papers
 from paperatlas.corpus.model import title_id
 from paperatlas.corpus.read import detect_format
 from paperatlas.errors import InputError, PaperatlasError
-from paperatlas.tables import write_papers
+from paperatlas.export.tables import write_papers
 
 # The first three records of ../shared/eval/arxiv2007_sample.jsonl.gz, verbatim.
 EVAL_LINES = [

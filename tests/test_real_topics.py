@@ -12,6 +12,7 @@ import pytest
 
 from paperatlas.atlas import Atlas
 from paperatlas.corpus import Paper
+from paperatlas.search import paper_topics
 
 pytestmark = pytest.mark.slow
 REPO = Path(__file__).resolve().parent.parent
@@ -39,7 +40,7 @@ def test_each_named_topic_names_a_discovered_topic(real_topics_atlas, named_topi
 
 @pytest.mark.parametrize(("title", "topic"), EXPECTED.items())
 def test_seed_papers_land_in_their_named_topic(real_topics_atlas, title, topic):
-    labels, names = real_topics_atlas.paper_topics(0)
+    labels, names = paper_topics(real_topics_atlas, 0)
     (row,) = [i for i, p in enumerate(real_topics_atlas.corpus) if p.title == title]
     assert labels[row] != -1
     assert base_name(names[int(labels[row])]) == topic
@@ -77,7 +78,7 @@ def test_add_embeds_only_new_papers_and_keeps_old_topics(real_topics_atlas, real
     atlas.add(new, cache=None)
     assert real_embedder.calls - calls == 2
     np.testing.assert_array_equal(atlas.topics.labels[:-2], before)
-    labels, names = atlas.paper_topics(0)
+    labels, names = paper_topics(atlas, 0)
     assert base_name(names[int(labels[-2])]) == "reward modeling"
     assert base_name(names[int(labels[-1])]) == "diffusion steering"
 

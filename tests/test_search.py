@@ -120,7 +120,7 @@ def test_topic_filter_without_topics_is_a_clear_error(atlas):
 
 def test_cli_similar_json_and_table(tmp_path, atlas, monkeypatch):
     atlas.save(tmp_path / "atlas")
-    monkeypatch.setattr(Atlas, "embedder", lambda self: FakeEmbedder())
+    monkeypatch.setattr("paperatlas.search_state.open_embedder", lambda model: FakeEmbedder())
     runner = CliRunner()
     result = runner.invoke(main, ["similar", str(tmp_path / "atlas"), "reward hacking in RLHF", "-k", "5", "--json"])
     assert result.exit_code == 0, result.output

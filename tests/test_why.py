@@ -1,12 +1,12 @@
 from __future__ import annotations
 
-from paperatlas.why import TermExplainer
+from paperatlas.why import TermAnalyzer, TermStats, bucket, N_BUCKETS
 
 
 def test_a_rare_bigram_is_weighted_by_its_own_rarity_not_its_words():
     corpus = [f"reward models number {i} for language agents" for i in range(20)]
     corpus += ["reward hacking zebra study", "reward hacking zebra audit", "zebra migration survey"]
-    explainer = TermExplainer(corpus)
+    explainer = TermStats.of_texts(corpus)
     query = explainer.counts("zebra analysis of reward hacking")
     why = explainer.shared(query, "reward hacking zebra audit")
     # "reward hacking" is in 2 papers, "zebra" in 3, "reward" in all 22: the bigram comes first
@@ -15,5 +15,5 @@ def test_a_rare_bigram_is_weighted_by_its_own_rarity_not_its_words():
 
 
 def test_no_shared_terms_gives_an_empty_explanation():
-    explainer = TermExplainer(["reward models", "diffusion steering"])
+    explainer = TermStats.of_texts(["reward models", "diffusion steering"])
     assert explainer.shared(explainer.counts("galaxy clusters"), "diffusion steering") == []

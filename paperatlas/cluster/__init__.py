@@ -7,7 +7,9 @@ all. Heavy libraries load inside the functions, so importing is cheap.
 from __future__ import annotations
 
 from paperatlas.cluster.naming import NamedTopic, load_named_topics, name_topics
-from paperatlas.cluster.topics import TopicModel, TopicSettings, apply_names, fit_topics
+from paperatlas.cluster.settings import TopicSettings
+from paperatlas.cluster.topic_model import TopicModel
+from paperatlas.cluster.topics import apply_names, fit_topics
 
 __all__ = [
     "NamedTopic",

@@ -8,13 +8,17 @@ topic it overlaps most (a one-to-one matching).
 
 from __future__ import annotations
 
-from typing import Mapping
+from typing import TYPE_CHECKING, Mapping, Sequence
 
 import numpy as np
 
 from paperatlas.cluster.density import NOISE
 from paperatlas.cluster.hierarchy import parents
 from paperatlas.errors import PaperatlasError
+
+if TYPE_CHECKING:
+    from paperatlas.cluster.topic_model import TopicModel
+    from paperatlas.index import PaperIndex
 
 
 def assign_by_neighbours(neighbour_labels: np.ndarray, neighbour_scores: np.ndarray) -> np.ndarray:
@@ -145,3 +149,56 @@ def relabel(new_labels: np.ndarray, mapping: Mapping[int, int]) -> np.ndarray:
             raise PaperatlasError(f"topic {int(topic)} has no entry in the id mapping")
         out[labels == topic] = int(mapping[int(topic)])
     return out
+
+
+VOTE_NEIGHBOURS = 15
+"""Older papers that vote on a new paper's topic."""
+PLACE_NEIGHBOURS = 5
+"""Older papers a new paper is placed among on the map (similarity-weighted mean)."""
+
+
+def place_new_papers(topics: TopicModel, index: PaperIndex, new_vectors: np.ndarray, start: int) -> TopicModel:
+    """Topics and map positions of papers appended from row ``start`` on.
+
+    Each new paper's nearest older papers (rows below ``start``) vote on its
+    topics at every layer (``assign_layers_by_neighbours``), and it is placed
+    at the similarity-weighted mean position of the nearest few.
+
+    Args:
+        topics: The topics of the ``start`` older papers.
+        index: The search index, already holding the new vectors.
+        new_vectors: ``(m, d)`` vectors of the new papers.
+        start: Row of the first new paper.
+
+    Returns:
+        ``topics`` extended by the new rows.
+    """
+    k = min(VOTE_NEIGHBOURS, start)
+    scores, rows = index.search(new_vectors, min(len(index), k + len(new_vectors)))
+    older = rows < start  # only papers the topics were fitted or assigned on vote
+    neighbour_rows = np.array([r[o][:k] for r, o in zip(rows, older)])
+    neighbour_scores = np.array([s[o][:k] for s, o in zip(scores, older)])
+    labels = assign_layers_by_neighbours(topics.labels, neighbour_rows, neighbour_scores)
+    coords = None
+    if topics.coords is not None:
+        weights = np.clip(neighbour_scores[:, :PLACE_NEIGHBOURS], 1e-6, None)
+        coords = (topics.coords[neighbour_rows[:, :PLACE_NEIGHBOURS]] * weights[..., None]).sum(axis=1)
+        coords /= weights.sum(axis=1, keepdims=True)
+    return topics.extended(labels, coords)
+
+
+def labels_by_id(ids: Sequence[str], labels: np.ndarray, wanted: Sequence[str]) -> np.ndarray:
+    """Rows of ``labels`` (``(n, layers)``, row = paper of ``ids``) for the papers ``wanted``; -1 for unknown ones."""
+    labels = np.asarray(labels, dtype=np.int64)
+    row_of = {paper_id: row for row, paper_id in enumerate(ids)}
+    rows = np.array([row_of.get(paper_id, -1) for paper_id in wanted], dtype=np.int64)
+    out = np.full((len(rows), labels.shape[1]), NOISE, dtype=np.int64)
+    out[rows >= 0] = labels[rows[rows >= 0]]
+    return out
+
+
+def keep_topic_ids(topics: TopicModel, previous: np.ndarray) -> TopicModel:
+    """``topics`` with each layer's ids matched to the ``previous`` labels of the same papers (``match_topic_ids``)."""
+    layers = min(topics.n_layers, previous.shape[1])
+    mappings = [match_topic_ids(previous[:, layer], topics.labels_at(layer)) for layer in range(layers)]
+    return topics.relabelled(mappings)

@@ -4,15 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from paperatlas.embed.base import unit_rows
 from paperatlas.errors import PaperatlasError
-
-
-def unit(vectors: np.ndarray) -> np.ndarray:
-    """Rows scaled to unit length (zero rows stay zero), float32."""
-    vectors = np.asarray(vectors, dtype=np.float32)
-    norms = np.linalg.norm(vectors, axis=-1, keepdims=True)
-    norms[norms == 0] = 1.0
-    return np.ascontiguousarray(vectors / norms, dtype=np.float32)
 
 
 def topic_centroids(embeddings: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -34,7 +27,7 @@ def topic_centroids(embeddings: np.ndarray, labels: np.ndarray) -> tuple[np.ndar
     ids = np.unique(labels[labels >= 0])
     if ids.size == 0:
         return ids, np.zeros((0, embeddings.shape[1]), dtype=np.float32)
-    return ids, unit(topic_sums(embeddings, labels, ids))
+    return ids, unit_rows(topic_sums(embeddings, labels, ids))
 
 
 def topic_sums(embeddings: np.ndarray, labels: np.ndarray, ids: np.ndarray) -> np.ndarray:

@@ -255,38 +255,3 @@ def reassign_noise(embeddings: np.ndarray, labels: np.ndarray, threshold: float)
     ok = sims[np.arange(noise.size), best] >= threshold
     out[noise[ok]] = ids[best[ok]]
     return out
-
-
-class DensityClusterer:
-    """Thin scikit-learn-style wrapper of ``cluster``.
-
-    The constructor stores its arguments untouched; ``fit`` sets ``labels_``
-    and ``probabilities_``.
-    """
-
-    def __init__(
-        self,
-        min_cluster_size: int | None = None,
-        min_samples: int | None = None,
-        cluster_selection_method: str = "eom",
-        epsilon_scale: float = DEFAULT_EPSILON_SCALE,
-    ) -> None:
-        self.min_cluster_size = min_cluster_size
-        self.min_samples = min_samples
-        self.cluster_selection_method = cluster_selection_method
-        self.epsilon_scale = epsilon_scale
-
-    def fit(self, X: np.ndarray, y: object = None) -> "DensityClusterer":
-        """Cluster ``X`` (``(n, c)`` reduced coordinates)."""
-        self.labels_, self.probabilities_ = cluster(
-            X,
-            min_cluster_size=self.min_cluster_size,
-            min_samples=self.min_samples,
-            cluster_selection_method=self.cluster_selection_method,
-            epsilon_scale=self.epsilon_scale,
-        )
-        return self
-
-    def fit_predict(self, X: np.ndarray, y: object = None) -> np.ndarray:
-        """``fit`` and return ``labels_``."""
-        return self.fit(X, y).labels_

@@ -28,7 +28,8 @@ from typing import Sequence
 
 import numpy as np
 
-from paperatlas.cluster.centroids import topic_sums, unit
+from paperatlas.cluster.centroids import topic_sums
+from paperatlas.embed.base import unit_rows
 from paperatlas.cluster.density import NOISE, renumber_by_size
 from paperatlas.errors import PaperatlasError
 
@@ -128,7 +129,7 @@ def _average_merges(means: np.ndarray) -> list[tuple[int, int]]:
     from scipy.cluster.hierarchy import linkage
     from scipy.spatial.distance import pdist
 
-    distances = np.clip(pdist(unit(means).astype(np.float64), metric="cosine"), 0.0, None)
+    distances = np.clip(pdist(unit_rows(means).astype(np.float64), metric="cosine"), 0.0, None)
     tree = linkage(distances, method="average")
     return [(int(a), int(b)) for a, b in tree[:, :2]]
 
@@ -206,31 +207,6 @@ def build_layers(
             raise PaperatlasError(f"coarse layer sizes must be at least 1, got {size}")
         layers.append(_apply(fine, ids, _cut(merges, t, min(int(size), t))))
     return layers
-
-
-def layer_with_n_topics(
-    embeddings: np.ndarray, labels: np.ndarray, k: int, *, linkage: str = "ward"
-) -> np.ndarray:
-    """A coarse layer of exactly ``k`` themes (fewer only if there are fewer topics).
-
-    Used to compare with a k-label reference or k-means.
-
-    Args:
-        embeddings: ``(n, d)`` unit rows.
-        labels: ``(n,)`` fine topic labels, -1 for noise.
-        k: Themes wanted.
-        linkage: As in ``build_layers``.
-
-    Returns:
-        ``(n,)`` int64 labels renumbered by size, -1 for noise.
-    """
-    if k < 1:
-        raise PaperatlasError(f"k must be at least 1, got {k}")
-    fine = renumber_by_size(labels)
-    ids, merges = _merge_tree(embeddings, fine, linkage)
-    if ids.size < 2:
-        return fine
-    return _apply(fine, ids, _cut(merges, ids.size, min(k, ids.size)))
 
 
 def parents(child: np.ndarray, parent: np.ndarray) -> dict[int, int]:

@@ -12,22 +12,19 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Callable, Sequence
 
 import numpy as np
 
-from paperatlas.cluster.centroids import topic_centroids, unit
+from paperatlas.cluster.centroids import topic_centroids
 from paperatlas.cluster.density import (
-    DEFAULT_EPSILON_SCALE,
     NOISE,
     cluster,
     default_min_cluster_size,
-    noise_share,
     reassign_noise,
     renumber_by_size,
 )
-from paperatlas.cluster.hierarchy import THEME_METHODS, build_layers, parents, region_layers
+from paperatlas.cluster.hierarchy import build_layers, parents, region_layers
 from paperatlas.cluster.keyterms import (
     exemplars,
     keyterm_label,
@@ -50,144 +47,23 @@ from paperatlas.cluster.reduce import (
     map_layout,
     reduce,
 )
+from paperatlas.cluster.settings import TopicSettings
+from paperatlas.cluster.topic_model import TOPIC_COLUMNS, TopicModel
+from paperatlas.embed.base import unit_rows
 from paperatlas.errors import PaperatlasError
+from paperatlas.index import EXACT_MAX_ROWS
 
 if TYPE_CHECKING:
     import pandas as pd
 
     from paperatlas.embed.base import Embedder
 
-EXACT_KNN_MAX_ROWS = 30_000
-"""Up to this many papers the shared kNN graph is exact (FAISS flat index); above, approximate (FAISS IVF)."""
-
 FIT_STEPS = ("knn", "reduce", "cluster", "hierarchy", "map", "vectorize", "represent")
 """The steps of ``fit_topics``, in order (keys of ``TopicModel.timings``)."""
 
-TOPIC_COLUMNS = ("layer", "topic_id", "size", "parent", "name", "keyterms", "keyterm_scores", "exemplars")
-
-
-@dataclass(frozen=True)
-class TopicSettings:
-    """Every parameter of the topic stage; None means "scale with the corpus".
-
-    Attributes:
-        n_neighbors: UMAP neighbourhood (``default_n_neighbors``).
-        n_components: Dimensions HDBSCAN clusters in.
-        min_dist: UMAP ``min_dist`` of the clustering space.
-        map_min_dist: UMAP ``min_dist`` of the 2-D map.
-        n_epochs: UMAP epochs of the clustering space (``default_n_epochs``);
-            the map gets a third of them.
-        repulsion_strength: UMAP repulsion of the clustering space; 2 keeps
-            topics apart so that no giant topic forms on continuous corpora.
-        min_cluster_size: Smallest topic (``default_min_cluster_size``).
-        min_samples: HDBSCAN ``min_samples`` (``default_min_samples``).
-        epsilon_scale: HDBSCAN selection epsilon in units of the median
-            distance to the 10th neighbour (more above 10,000 papers:
-            ``density.selection_epsilon``); 0 = off.
-        cluster_selection_method: "eom" or "leaf".
-        random_state: Seed of every randomised step.
-        n_keyterms: Key terms kept per topic.
-        n_exemplars: Exemplar papers per topic.
-        coarse_sizes: Theme counts of the coarse layers (``default_coarse_sizes``).
-        n_layers: Layers, fine included, when ``coarse_sizes`` is None.
-        themes: How the coarse layers are built (``hierarchy``): "regions"
-            (k-means regions of the clustering space; themes cover every
-            paper, noise included), or "ward" / "average" (merges of whole
-            fine topics; noise stays noise in every layer).
-        reassign_threshold: If set, noise papers join the topic whose centroid
-            has at least this cosine similarity (off by default).
-        make_map: Compute the 2-D map coordinates.
-        max_keyterm_papers: Key terms are counted on at most about this many
-            papers, sampled evenly from every topic (bounds the cost at scale).
-    """
-
-    n_neighbors: int | None = None
-    n_components: int = 5
-    min_dist: float = 0.0
-    map_min_dist: float = 0.1
-    n_epochs: int | None = None
-    repulsion_strength: float = 2.0
-    min_cluster_size: int | None = None
-    min_samples: int | None = None
-    cluster_selection_method: str = "eom"
-    epsilon_scale: float = DEFAULT_EPSILON_SCALE
-    random_state: int | None = 42
-    n_keyterms: int = 10
-    n_exemplars: int = 5
-    coarse_sizes: tuple[int, ...] | None = None
-    n_layers: int = 2
-    themes: str = "regions"
-    reassign_threshold: float | None = None
-    make_map: bool = True
-    max_keyterm_papers: int = 20_000
-
-    def check(self) -> None:
-        """Raise PaperatlasError on an impossible value."""
-        if self.n_components < 1:
-            raise PaperatlasError(f"n_components must be at least 1, got {self.n_components}")
-        if self.n_neighbors is not None and self.n_neighbors < 2:
-            raise PaperatlasError(f"n_neighbors must be at least 2, got {self.n_neighbors}")
-        if self.min_cluster_size is not None and self.min_cluster_size < 2:
-            raise PaperatlasError(f"min_cluster_size must be at least 2, got {self.min_cluster_size}")
-        if self.min_samples is not None and self.min_samples < 1:
-            raise PaperatlasError(f"min_samples must be at least 1, got {self.min_samples}")
-        if self.n_keyterms < 1 or self.n_exemplars < 1:
-            raise PaperatlasError("n_keyterms and n_exemplars must be at least 1")
-        if self.n_layers < 1:
-            raise PaperatlasError(f"n_layers must be at least 1, got {self.n_layers}")
-        if self.themes not in THEME_METHODS:
-            raise PaperatlasError(f"themes must be one of {THEME_METHODS}, got {self.themes!r}")
-        if self.cluster_selection_method not in ("eom", "leaf"):
-            raise PaperatlasError("cluster_selection_method must be 'eom' or 'leaf'")
-        if self.epsilon_scale < 0 or self.repulsion_strength <= 0:
-            raise PaperatlasError("epsilon_scale must be >= 0 and repulsion_strength > 0")
-        if self.max_keyterm_papers < 1:
-            raise PaperatlasError("max_keyterm_papers must be at least 1")
-
-
-@dataclass
-class TopicModel:
-    """What ``fit_topics`` found.
-
-    Attributes:
-        labels: Topic of each paper per layer, ``labels[0]`` the fine topics;
-            -1 is noise (in layer 0; in every layer with ``themes="ward"``
-            or ``"average"``); ids are 0..t-1 by size.
-        probabilities: HDBSCAN membership strength of each paper (layer 0).
-        reduced: ``(n, n_components)`` clustering coordinates.
-        coords_2d: ``(n, 2)`` map coordinates (None if ``make_map`` is off).
-        centroids: Per layer, ``(t, d)`` unit centroids, row = topic id.
-        topics: One row per (layer, topic): layer, topic_id, size, parent
-            (topic id in the next coarser layer, -1 in the top layer), name,
-            keyterms (list[str]), keyterm_scores (list[float]), exemplars
-            (list of row indices).
-        noise_share: Share of papers labelled noise.
-        settings: The settings used.
-        timings: Seconds spent per step.
-    """
-
-    labels: list[np.ndarray]
-    probabilities: np.ndarray
-    reduced: np.ndarray
-    coords_2d: np.ndarray | None
-    centroids: list[np.ndarray]
-    topics: "pd.DataFrame"
-    noise_share: float
-    settings: TopicSettings
-    timings: dict[str, float] = field(default_factory=dict)
-
-    @property
-    def n_layers(self) -> int:
-        """Number of layers."""
-        return len(self.labels)
-
-    def n_topics(self, layer: int = 0) -> int:
-        """Number of topics in a layer (noise excluded)."""
-        return int(self.centroids[layer].shape[0])
-
 
 def shared_knn(embeddings: np.ndarray, k: int, random_state: int | None = 42) -> KnnGraph:
-    """The kNN graph both UMAP runs use: exact up to ``EXACT_KNN_MAX_ROWS`` rows.
+    """The kNN graph both UMAP runs use: exact up to ``index.EXACT_MAX_ROWS`` rows.
 
     Args:
         embeddings: ``(n, d)`` unit rows.
@@ -197,7 +73,7 @@ def shared_knn(embeddings: np.ndarray, k: int, random_state: int | None = 42) ->
     Returns:
         ``(indices, distances)``, self in column 0.
     """
-    if np.asarray(embeddings).shape[0] <= EXACT_KNN_MAX_ROWS:
+    if np.asarray(embeddings).shape[0] <= EXACT_MAX_ROWS:
         return exact_knn(embeddings, k)
     return approximate_knn(embeddings, k, random_state=random_state)
 
@@ -266,7 +142,7 @@ def fit_topics(
     data = np.ascontiguousarray(data, dtype=np.float32)
     norms = np.linalg.norm(data, axis=1)
     if np.any(np.abs(norms - 1.0) > 1e-3):
-        data = unit(data)  # rows already of unit length are kept bit for bit
+        data = unit_rows(data)  # rows already of unit length are kept bit for bit
     n = data.shape[0]
     if len(texts) != n:
         raise PaperatlasError(f"got {n} embeddings but {len(texts)} texts: one text per paper")
@@ -347,14 +223,13 @@ def fit_topics(
     topics = topics.astype({"layer": "int64", "topic_id": "int64", "size": "int64", "parent": "int64"})
     lap("represent")
     return TopicModel(
-        labels=layers,
-        probabilities=probabilities,
-        reduced=reduced,
-        coords_2d=coords,
-        centroids=centroids,
-        topics=topics,
-        noise_share=noise_share(layers[0]),
+        labels=np.stack(layers, axis=1).astype(np.int64),
+        probabilities=np.asarray(probabilities, dtype=np.float32),
+        coords=None if coords is None else np.asarray(coords, dtype=np.float32),
+        table=topics,
         settings=settings,
+        centroids=centroids,
+        reduced=reduced,
         timings=timings,
     )
 
@@ -382,13 +257,16 @@ def apply_names(
         coverage_threshold: See ``name_topics``.
 
     Returns:
-        A copy of ``model`` whose ``topics["name"]`` holds the names.
+        A copy of ``model`` whose ``table["name"]`` holds the names and
+        ``named`` the named topics.
     """
     if named and named_vectors is None:
         if embedder is None:
             raise PaperatlasError("naming with named topics needs an embedder or their vectors")
-        named_vectors = unit(embedder.encode([topic.text() for topic in named]))
-    topics = model.topics.copy()
+        named_vectors = unit_rows(embedder.encode([topic.text() for topic in named]))
+    if model.centroids is None:
+        raise PaperatlasError("naming needs the topic centroids of a fit (they are not saved)")
+    topics = model.table.copy()
     names_column = list(topics["name"])
     for layer, centroids in enumerate(model.centroids):
         mask = (topics["layer"] == layer).to_numpy()
@@ -410,4 +288,50 @@ def apply_names(
         for position, topic in zip(np.flatnonzero(mask), ids):
             names_column[position] = names[topic]
     topics["name"] = names_column
-    return dataclasses.replace(model, topics=topics)
+    return dataclasses.replace(model, table=topics, named=tuple(named))
+
+
+def fit_atlas_topics(
+    embeddings: np.ndarray,
+    texts: Sequence[str],
+    index,
+    settings: TopicSettings | None = None,
+    named: Sequence[NamedTopic] = (),
+    embedder: "Embedder | None" = None,
+    *,
+    show_progress: bool = False,
+) -> TopicModel:
+    """``fit_topics`` then ``apply_names`` for an atlas: the kNN graph comes from its search index.
+
+    Args:
+        embeddings: ``(n, d)`` unit rows.
+        texts: One text per paper.
+        index: The atlas's :class:`paperatlas.index.PaperIndex` over ``embeddings``.
+        settings: ``TopicSettings()`` if None.
+        named: Named topics that guide the names (need ``embedder``).
+        embedder: Embeds the named topics.
+        show_progress: A progress bar over the ``FIT_STEPS``.
+    """
+    from paperatlas.index import knn_graph
+
+    settings = settings or TopicSettings()
+    n = len(index)
+    k = settings.n_neighbors or default_n_neighbors(n)
+    knn = knn_graph(index, embeddings, k) if n > k else None
+    bar = None
+    if show_progress:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=len(FIT_STEPS), desc="Topics", unit="step")
+
+    def step_done(step: str, seconds: float) -> None:
+        if bar is not None:
+            bar.set_postfix_str(f"{step} {seconds:.1f}s")
+            bar.update(1)
+
+    try:
+        model = fit_topics(embeddings, texts, settings=settings, knn=knn, progress=step_done)
+    finally:
+        if bar is not None:
+            bar.close()
+    return apply_names(model, named, embedder)

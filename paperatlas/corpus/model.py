@@ -152,52 +152,132 @@ def paper_from_record(record: Mapping[str, Any]) -> Paper:
 
 
 class Corpus(Sequence[Paper]):
-    """An ordered collection of papers with unique ids."""
+    """An ordered collection of papers with unique ids.
+
+    Built from Paper records, or read on demand from an Arrow table
+    (:meth:`from_arrow`, as an atlas loads its papers): then a Paper object
+    is made only when a row is asked for, and ids, titles and texts come
+    straight from the columns.
+    """
 
     def __init__(self, papers: Iterable[Paper] = ()) -> None:
-        self._papers: list[Paper] = list(papers)
-        self._rows: dict[str, int] = {}
-        for row, paper in enumerate(self._papers):
-            if paper.id in self._rows:
-                raise PaperatlasError(f"duplicate paper id {paper.id!r} in corpus")
-            self._rows[paper.id] = row
+        self._papers: list[Paper | None] = list(papers)
+        self._table = None
+        self._json_columns: tuple[str, ...] = ()
+        self._rows: dict[str, int] | None = None
+        self._row_index()
+
+    @classmethod
+    def from_arrow(cls, table, json_columns: Sequence[str] = ()) -> Corpus:
+        """Papers read on demand from a ``pyarrow.Table`` of :meth:`to_frame` columns.
+
+        ``json_columns`` hold JSON text that is decoded when a paper is read.
+        """
+        missing = [name for name in ("id", "title", "abstract") if name not in table.column_names]
+        if missing:
+            raise PaperatlasError(f"paper table lacks column(s) {', '.join(missing)}")
+        corpus = cls.__new__(cls)
+        corpus._papers = [None] * table.num_rows
+        corpus._table = table
+        corpus._json_columns = tuple(json_columns)
+        corpus._rows = None
+        return corpus
+
+    @property
+    def json_columns(self) -> tuple[str, ...]:
+        """Columns of :attr:`arrow_table` that hold JSON text."""
+        return self._json_columns
+
+    @property
+    def arrow_table(self):
+        """The Arrow table this corpus reads from (None for one built from Paper records)."""
+        return self._table
+
+    def _row_index(self) -> dict[str, int]:
+        if self._rows is None:
+            rows: dict[str, int] = {}
+            for row, paper_id in enumerate(self.ids):
+                if paper_id in rows:
+                    raise PaperatlasError(f"duplicate paper id {paper_id!r} in corpus")
+                rows[paper_id] = row
+            self._rows = rows
+        return self._rows
+
+    def _paper(self, row: int) -> Paper:
+        paper = self._papers[row]
+        if paper is None:
+            self._read([row])
+            paper = self._papers[row]
+        return paper
+
+    def _read(self, rows: list[int]) -> None:
+        """Make the Paper objects of ``rows`` from the Arrow table, in one read."""
+        for row, record in zip(rows, self._table.take(rows).to_pylist()):
+            for column in self._json_columns:
+                if record.get(column) is not None:
+                    record[column] = json.loads(record[column])
+            self._papers[row] = paper_from_record(record)
+
+    def papers(self, rows: Sequence[int]) -> list[Paper]:
+        """The papers at ``rows`` (read together when they come from an Arrow table)."""
+        rows = [range(len(self))[int(row)] for row in rows]
+        missing = [row for row in dict.fromkeys(rows) if self._papers[row] is None]
+        if missing:
+            self._read(missing)
+        return [self._papers[row] for row in rows]
 
     def __len__(self) -> int:
         return len(self._papers)
 
     def __getitem__(self, index):  # type: ignore[override]
         if isinstance(index, slice):
-            return Corpus(self._papers[index])
-        return self._papers[index]
+            return Corpus(self._paper(row) for row in range(len(self))[index])
+        return self._paper(range(len(self))[index])
 
     def __iter__(self) -> Iterator[Paper]:
-        return iter(self._papers)
+        return (self._paper(row) for row in range(len(self)))
 
     def __contains__(self, item: object) -> bool:
         if isinstance(item, str):
-            return item in self._rows
-        return item in self._papers
+            return item in self._row_index()
+        return isinstance(item, Paper) and item.id in self._row_index() and self.get(item.id) == item
 
     def __repr__(self) -> str:
         return f"Corpus({len(self)} papers)"
 
     @property
     def ids(self) -> list[str]:
-        return [paper.id for paper in self._papers]
+        return self.column("id")
+
+    def column(self, name: str) -> list[Any]:
+        """One Paper field (``id``, ``title``, ``date``, ...) of every paper, in order."""
+        if name not in PAPER_COLUMNS:
+            raise PaperatlasError(f"unknown paper field {name!r}")
+        if self._table is not None:
+            if name == "sources":
+                return [tuple(value or ()) for value in self._table.column(name).to_pylist()]
+            return self._table.column(name).to_pylist() if name in self._table.column_names else [None] * len(self)
+        return [getattr(paper, name) for paper in self._papers]
 
     def get(self, paper_id: str) -> Paper:
         """The paper with this id; ``KeyError`` if there is none."""
-        return self._papers[self._rows[paper_id]]
+        return self._paper(self._row_index()[paper_id])
 
     def row(self, paper_id: str) -> int:
         """The position of a paper id; ``KeyError`` if there is none."""
-        return self._rows[paper_id]
+        return self._row_index()[paper_id]
 
     def texts(self) -> list[str]:
-        return [paper.text for paper in self._papers]
+        """What an embedder sees of each paper (:attr:`Paper.text`)."""
+        return [f"{title}. {abstract}" for title, abstract in zip(self.column("title"), self.column("abstract"))]
 
     def metadata_columns(self) -> list[str]:
         """Extra input columns, in first-seen order."""
+        if self._table is not None:
+            return [
+                name for name in self._table.column_names
+                if name not in PAPER_COLUMNS and self._table.column(name).null_count < len(self)
+            ]
         seen: dict[str, None] = {}
         for paper in self._papers:
             for key in paper.metadata:
@@ -211,7 +291,7 @@ class Corpus(Sequence[Paper]):
         columns = list(PAPER_COLUMNS) + [
             c for c in self.metadata_columns() if c not in PAPER_COLUMNS
         ]
-        frame = pd.DataFrame([paper.to_record() for paper in self._papers], columns=columns)
+        frame = pd.DataFrame([paper.to_record() for paper in self], columns=columns)
         frame["upvotes"] = frame["upvotes"].astype("Int64")
         return frame
 
@@ -223,5 +303,5 @@ class Corpus(Sequence[Paper]):
     def to_jsonl(self, path) -> None:
         """Write one JSON object a paper (the flat record), UTF-8."""
         with open(path, "w", encoding="utf-8") as handle:
-            for paper in self._papers:
+            for paper in self:
                 handle.write(json.dumps(paper.to_record(), ensure_ascii=False) + "\n")

@@ -16,7 +16,7 @@ from paperatlas.corpus.records import (
     paper_from_arxiv,
     paper_from_fields,
 )
-from paperatlas.corpus.tables import csv_rows, jsonl_rows, parquet_rows
+from paperatlas.corpus.row_readers import csv_rows, jsonl_rows, parquet_rows
 from paperatlas.corpus.textfile import read_text
 from paperatlas.errors import InputError, PaperatlasError
 

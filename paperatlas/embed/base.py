@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Protocol, Sequence, runtime_checkable
 
 import numpy as np
@@ -31,3 +32,32 @@ def unit_rows(vectors: np.ndarray) -> np.ndarray:
     norms = np.linalg.norm(vectors, axis=1, keepdims=True)
     norms[norms == 0] = 1.0
     return np.ascontiguousarray(vectors / norms, dtype=np.float32)
+
+
+EXTERNAL_MODEL = "external"
+"""The model id of vectors that were passed in rather than made by an embedder."""
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    """Which model made an atlas's vectors."""
+
+    id: str
+    dimension: int
+    external: bool = False
+
+
+def check_embedder(embedder: Embedder, model: ModelInfo) -> Embedder:
+    """``embedder`` if it can embed text for vectors of ``model``, else an error saying why."""
+    from paperatlas.errors import PaperatlasError
+
+    if embedder.dimension != model.dimension:
+        raise PaperatlasError(
+            f"embedder {embedder.model_id!r} makes {embedder.dimension}-d vectors; "
+            f"this atlas holds {model.dimension}-d vectors of {model.id!r}"
+        )
+    if not model.external and embedder.model_id != model.id:
+        raise PaperatlasError(
+            f"embedder {embedder.model_id!r} is not the model this atlas was built with ({model.id!r})"
+        )
+    return embedder

@@ -14,11 +14,14 @@ from typing import Sequence
 
 import numpy as np
 
-from paperatlas.embed.base import unit_rows
+from paperatlas.embed.base import ModelInfo, unit_rows
 from paperatlas.errors import PaperatlasError
+from paperatlas.threads import one_thread
 
 DEFAULT_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
 DEFAULT_BATCH_SIZE = 32
+FEW_TEXTS = 8
+"""Up to this many texts (a search query) are embedded on one CPU thread (see ``paperatlas.threads``)."""
 
 
 def bundled_model_path() -> str:
@@ -92,11 +95,22 @@ class SentenceTransformerEmbedder:
         self.calls += len(texts)
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32)
-        vectors = model.encode(
-            list(texts),
-            batch_size=self.batch_size,
-            normalize_embeddings=True,
-            show_progress_bar=show_progress_bar,
-            convert_to_numpy=True,
-        )
+        with one_thread("torch", len(texts) <= FEW_TEXTS and str(model.device) == "cpu"):
+            vectors = model.encode(
+                list(texts),
+                batch_size=self.batch_size,
+                normalize_embeddings=True,
+                show_progress_bar=show_progress_bar,
+                convert_to_numpy=True,
+            )
         return unit_rows(vectors)
+
+
+def open_embedder(model: ModelInfo) -> Embedder:
+    """The sentence-transformers embedder of ``model`` (nothing is loaded until it encodes)."""
+    if model.external:
+        raise PaperatlasError(
+            "this atlas was built from precomputed embeddings; pass an embedder of "
+            f"dimension {model.dimension} to embed new text"
+        )
+    return SentenceTransformerEmbedder(model.id)

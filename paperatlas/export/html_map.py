@@ -5,16 +5,13 @@ page's own script and styles, and the papers as inline JSON. It names no
 remote resource, and its Content-Security-Policy forbids every network fetch,
 so opening it never touches the network, not even by mistake.
 
-The helpers here (``check_papers``, ``map_layers``, ``topic_colours``) are
-shared with the PNG map.
+The helpers here (``map_layers``, ``topic_colours``) are shared with the PNG map.
 """
 
 from __future__ import annotations
 
-import datetime
 import html
 import json
-import math
 import re
 from dataclasses import dataclass, field
 from importlib import resources
@@ -22,17 +19,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from paperatlas.errors import PaperatlasError
+from paperatlas.export.map_data import display_text
 
 if TYPE_CHECKING:
     import numpy as np
-    import pandas as pd
 
-PAPER_COLUMNS: tuple[str, ...] = ("id", "title", "topic_id", "x", "y")
-"""Columns ``papers`` must have; ``topic_name, date, abstract, neighbours`` and
-``layer_<n>`` are optional."""
-
-TOPIC_COLUMNS: tuple[str, ...] = ("layer", "topic_id", "name")
-"""Columns a non-empty ``topics`` frame must have; ``size, keyterms`` are optional."""
+    from paperatlas.export.map_data import MapData
 
 NOISE_COLOUR = "#b4b4b4"
 PALETTE: tuple[str, ...] = (
@@ -53,7 +45,6 @@ CONTENT_SECURITY_POLICY = (
 glue code with ``Function``); it allows no fetch.
 """
 
-_LAYER_COLUMN = re.compile(r"^layer_(\d+)$")
 _TEMPLATES = "templates"
 
 
@@ -78,65 +69,6 @@ class MapLayer:
     topics: tuple[MapTopic, ...] = field(default=())
 
 
-def check_papers(papers: pd.DataFrame) -> None:
-    """Raise unless ``papers`` can be drawn.
-
-    Args:
-        papers: The papers frame (see ``write_html_map``).
-
-    Raises:
-        PaperatlasError: Not a frame, no rows, a required column missing,
-            duplicate ids, or coordinates that are not finite numbers.
-    """
-    import numpy as np
-    import pandas as pd
-
-    if not isinstance(papers, pd.DataFrame):
-        raise PaperatlasError(f"papers must be a pandas DataFrame, got {type(papers).__name__}")
-    missing = [c for c in PAPER_COLUMNS if c not in papers.columns]
-    if missing:
-        raise PaperatlasError(f"papers lack column(s) {', '.join(missing)}; need {', '.join(PAPER_COLUMNS)}")
-    if len(papers) == 0:
-        raise PaperatlasError("no papers to draw")
-    if papers["id"].isna().any():
-        raise PaperatlasError("papers have a missing id")
-    ids = papers["id"].astype(str)
-    if ids.duplicated().any():
-        raise PaperatlasError(f"duplicate paper id {ids[ids.duplicated()].iloc[0]!r}")
-    for column in ("x", "y"):
-        try:
-            values = papers[column].to_numpy(dtype=float)
-        except (TypeError, ValueError) as error:
-            raise PaperatlasError(f"papers column {column!r} is not numeric: {error}") from None
-        if not np.isfinite(values).all():
-            raise PaperatlasError(f"papers column {column!r} has missing or infinite values")
-    try:
-        papers["topic_id"].to_numpy(dtype=float).astype(int)
-    except (TypeError, ValueError) as error:
-        raise PaperatlasError(f"papers column 'topic_id' is not integer: {error}") from None
-
-
-def _check_topics(topics: pd.DataFrame | None) -> pd.DataFrame:
-    import pandas as pd
-
-    if topics is None:
-        return pd.DataFrame(columns=list(TOPIC_COLUMNS))
-    if not isinstance(topics, pd.DataFrame):
-        raise PaperatlasError(f"topics must be a pandas DataFrame, got {type(topics).__name__}")
-    missing = [c for c in TOPIC_COLUMNS if c not in topics.columns]
-    if missing and len(topics):
-        raise PaperatlasError(f"topics lack column(s) {', '.join(missing)}; need {', '.join(TOPIC_COLUMNS)}")
-    return topics if not missing else pd.DataFrame(columns=list(TOPIC_COLUMNS))
-
-
-def _int_labels(values: Any) -> np.ndarray:
-    import numpy as np
-    import pandas as pd
-
-    series = pd.to_numeric(pd.Series(values), errors="coerce").fillna(-1)
-    return series.to_numpy(dtype=float).astype(np.int64)
-
-
 def _keyterms(value: Any) -> tuple[str, ...]:
     if value is None or isinstance(value, float):
         return ()
@@ -148,67 +80,31 @@ def _keyterms(value: Any) -> tuple[str, ...]:
         return ()
 
 
-def _text(value: Any) -> str:
-    """A cell as display text: '' for None/NaN."""
-    if value is None:
-        return ""
-    if isinstance(value, float) and math.isnan(value):
-        return ""
-    try:
-        import pandas as pd
+def map_layers(data: MapData) -> list[MapLayer]:
+    """The layers to label, finest first, from the map's label arrays and topic table.
 
-        if pd.isna(value) is True:
-            return ""
-    except (TypeError, ValueError):
-        pass
-    return str(value)
-
-
-def map_layers(papers: pd.DataFrame, topics: pd.DataFrame | None) -> list[MapLayer]:
-    """The layers to label, finest first: layer 0 from ``topic_id``, then each ``layer_<n>`` (n >= 1).
-
-    Names come from ``papers.topic_name`` (layer 0), then ``topics``, then
-    ``"Topic <id>"``; a topic's centre is the median position of its papers.
-    Noise (-1) is never a topic.
-
-    Args:
-        papers: The papers frame, already checked.
-        topics: The topics frame (``layer, topic_id, name[, size, keyterms]``) or None.
+    A topic's name is ``"Topic <id>"`` (``"Theme <id>"`` above layer 0) where the
+    table has none; its centre is the median position of its papers. Noise (-1)
+    is never a topic.
 
     Returns:
         One ``MapLayer`` per layer, topics sorted by size (largest first).
     """
     import numpy as np
 
-    topics = _check_topics(topics)
-    x = papers["x"].to_numpy(dtype=float)
-    y = papers["y"].to_numpy(dtype=float)
-    columns = sorted(
-        ((int(m.group(1)), c) for c in papers.columns if (m := _LAYER_COLUMN.match(str(c)))),
-    )
-    sources: list[tuple[int, np.ndarray]] = [(0, _int_labels(papers["topic_id"]))]
-    sources += [(n, _int_labels(papers[c])) for n, c in columns if n >= 1]
-
+    x, y = data.coords[:, 0], data.coords[:, 1]
+    table = data.topics
     layers = []
-    for layer, labels in sources:
+    for layer in range(data.labels.shape[1]):
+        labels = data.labels[:, layer]
         info: dict[int, dict[str, Any]] = {}
-        if len(topics):
-            rows = topics[_int_labels(topics["layer"]) == layer]
-            for row in rows.to_dict("records"):
-                tid = int(_int_labels([row["topic_id"]])[0])
-                info[tid] = {
-                    "name": _text(row.get("name")),
+        if len(table):
+            for row in table[table["layer"].astype(int) == layer].to_dict("records"):
+                info[int(row["topic_id"])] = {
+                    "name": display_text(row.get("name")),
                     "size": row.get("size"),
                     "keyterms": _keyterms(row.get("keyterms")),
                 }
-        if layer == 0 and "topic_name" in papers.columns:
-            names = papers["topic_name"].map(_text)
-            first: dict[int, str] = {}
-            for tid, name in zip(labels.tolist(), names):
-                if tid >= 0 and name:
-                    first.setdefault(tid, name)
-            for tid, name in first.items():
-                info.setdefault(tid, {})["name"] = name
         entries = []
         for tid in np.unique(labels[labels >= 0]):
             member = labels == tid
@@ -240,23 +136,8 @@ def topic_colours(layer: MapLayer) -> dict[int, str]:
     return colours
 
 
-def _neighbour_indices(papers: pd.DataFrame) -> list[list[int]]:
-    if "neighbours" not in papers.columns:
-        return [[] for _ in range(len(papers))]
-    index = {pid: i for i, pid in enumerate(papers["id"].astype(str))}
-    result = []
-    for i, value in enumerate(papers["neighbours"]):
-        try:
-            found = [] if isinstance(value, (str, bytes)) else [index.get(str(pid)) for pid in value]
-        except TypeError:  # None, NaN, pd.NA: no neighbours recorded
-            found = []
-        result.append([j for j in found if j is not None and j != i][:10])
-    return result
-
-
 def map_payload(
-    papers: pd.DataFrame,
-    topics: pd.DataFrame | None,
+    data: MapData,
     *,
     title: str = "paperatlas topic map",
     max_labels: int = 20,
@@ -264,8 +145,7 @@ def map_payload(
     """The data the page's script draws, as plain JSON-able values.
 
     Args:
-        papers: The papers frame (see ``write_html_map``).
-        topics: The topics frame or None.
+        data: The map's papers and topics.
         title: The page title.
         max_labels: Most labels shown at once (see ``write_html_map``).
 
@@ -273,31 +153,22 @@ def map_payload(
         A dict of columns (``ids, titles, dates, abstracts, x, y, nb``) and
         ``layers`` (per-paper topic ids and topic centres per layer).
     """
-    check_papers(papers)
-    layers = map_layers(papers, topics)
+    layers = map_layers(data)
     colours = topic_colours(layers[0])
 
     def rounded(values: Any) -> list[float]:
         return [round(float(v), 4) for v in values]
 
-    def column(name: str) -> list[str]:
-        if name not in papers.columns:
-            return [""] * len(papers)
-        return [_text(v) for v in papers[name]]
-
-    def day(value: Any) -> str:
-        return value.isoformat()[:10] if isinstance(value, datetime.date) else _text(value)
-
     return {
         "version": 1,
         "title": title,
-        "ids": papers["id"].astype(str).tolist(),
-        "titles": column("title"),
-        "dates": [day(v) for v in papers["date"]] if "date" in papers.columns else column("date"),
-        "abstracts": column("abstract"),
-        "x": rounded(papers["x"]),
-        "y": rounded(papers["y"]),
-        "nb": _neighbour_indices(papers),
+        "ids": [str(v) for v in data.ids],
+        "titles": [display_text(v) for v in data.titles],
+        "dates": [display_text(v) for v in data.dates],
+        "abstracts": [display_text(v) for v in data.abstracts],
+        "x": rounded(data.coords[:, 0]),
+        "y": rounded(data.coords[:, 1]),
+        "nb": [[int(j) for j in row] for row in data.neighbours],
         "colours": {str(k): v for k, v in colours.items() if k >= 0},
         "noiseColour": NOISE_COLOUR,
         "maxLabels": int(max_labels),
@@ -345,8 +216,7 @@ def _plotly_js() -> str:
 
 
 def render_html_map(
-    papers: pd.DataFrame,
-    topics: pd.DataFrame | None,
+    data: MapData,
     *,
     title: str = "paperatlas topic map",
     max_labels: int = 20,
@@ -354,7 +224,7 @@ def render_html_map(
     """The map page as one HTML string (see ``write_html_map``)."""
     from paperatlas import __version__
 
-    payload = map_payload(papers, topics, title=title, max_labels=max_labels)
+    payload = map_payload(data, title=title, max_labels=max_labels)
     n_topics = len(payload["layers"][0]["topics"])
     n_papers = len(payload["ids"])
     escaped = html.escape(title)
@@ -409,8 +279,7 @@ def render_html_map(
 
 
 def write_html_map(
-    papers: pd.DataFrame,
-    topics: pd.DataFrame | None,
+    data: MapData,
     path: str | Path,
     *,
     title: str = "paperatlas topic map",
@@ -427,11 +296,7 @@ def write_html_map(
     ``#svg`` after the file name). ``window.paperatlas`` exposes a small API.
 
     Args:
-        papers: One row per paper: ``id, title, topic_id, x, y`` (required),
-            ``topic_name, date, abstract, neighbours`` (list of paper ids) and
-            ``layer_<n>`` (topic id in hierarchy layer n; n >= 1 coarser).
-        topics: One row per layer and topic: ``layer, topic_id, name`` and
-            optionally ``size, keyterms``; may be None or empty.
+        data: The papers and topics (``MapData.from_atlas`` or ``MapData.from_frames``).
         path: The HTML file to write; its folder is created.
         title: Page title and heading.
         max_labels: Most labels on screen: the finest layer with at most this
@@ -445,7 +310,7 @@ def write_html_map(
     """
     if max_labels < 1:
         raise PaperatlasError(f"max_labels must be at least 1, got {max_labels}")
-    text = render_html_map(papers, topics, title=title, max_labels=max_labels)
+    text = render_html_map(data, title=title, max_labels=max_labels)
     return _write_text(Path(path), text)
 
 

@@ -17,10 +17,10 @@ def map_widget(atlas: Atlas, height: int = 720):
     """
     from IPython.display import HTML
 
-    from paperatlas.export.frames import map_frames
     from paperatlas.export.html_map import render_html_map
+    from paperatlas.export.map_data import MapData
 
-    page = render_html_map(*map_frames(atlas))
+    page = render_html_map(MapData.from_atlas(atlas))
     return HTML(
         f'<iframe srcdoc="{html.escape(page, quote=True)}" style="width:100%;height:{int(height)}px;border:0" '
         'sandbox="allow-scripts"></iframe>'

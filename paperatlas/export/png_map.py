@@ -9,10 +9,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from paperatlas.errors import PaperatlasError
-from paperatlas.export.html_map import NOISE_COLOUR, MapLayer, check_papers, map_layers, topic_colours
+from paperatlas.export.html_map import NOISE_COLOUR, MapLayer, map_layers, topic_colours
 
 if TYPE_CHECKING:
-    import pandas as pd
+    from paperatlas.export.map_data import MapData
 
 _MAX_PIXELS = 20000
 
@@ -68,8 +68,7 @@ def _overlaps(a: tuple[float, float, float, float], b: tuple[float, float, float
 
 
 def write_png_map(
-    papers: pd.DataFrame,
-    topics: pd.DataFrame | None,
+    data: MapData,
     path: str | Path,
     *,
     width: int = 1600,
@@ -87,8 +86,7 @@ def write_png_map(
     leader line) or is dropped.
 
     Args:
-        papers: As for ``write_html_map``.
-        topics: As for ``write_html_map``; may be None.
+        data: The papers and topics, as for ``write_html_map``.
         path: The PNG file to write; its folder is created.
         width: Image width in pixels.
         height: Image height in pixels.
@@ -112,7 +110,6 @@ def write_png_map(
         raise PaperatlasError(f"dpi must be from 10 to 1200, got {dpi!r}")
     if max_labels < 0:
         raise PaperatlasError(f"max_labels must not be negative, got {max_labels}")
-    check_papers(papers)
     try:
         from matplotlib import patheffects
         from matplotlib.backends.backend_agg import FigureCanvasAgg
@@ -124,13 +121,12 @@ def write_png_map(
     path = Path(path)
     if path.is_dir():
         raise PaperatlasError(f"cannot write the map to {path}: it is a folder")
-    layers = map_layers(papers, topics)
+    layers = map_layers(data)
     fine = layers[0]
     colours = topic_colours(fine)
     labelled = _label_layer(layers, layer, max_labels)
-    x = papers["x"].to_numpy(dtype=float)
-    y = papers["y"].to_numpy(dtype=float)
-    n = len(papers)
+    x, y = data.coords[:, 0], data.coords[:, 1]
+    n = len(data)
 
     # sizes are given in pixels and converted, so the image looks the same at any dpi
     px = 72.0 / dpi  # points per pixel

@@ -1,0 +1,136 @@
+"""An atlas as tables: one row a paper, papers per month and topic; written as JSONL, CSV, Parquet or JSON."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from paperatlas.errors import PaperatlasError
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from paperatlas.atlas import Atlas
+
+NOT_EXPORTED = ("abstract", "content_hash")
+"""Paper fields the paper table leaves out."""
+NOISE_NAME = "(noise)"
+
+
+def paper_table(atlas: Atlas, neighbours: int = 0) -> pd.DataFrame:
+    """One row a paper: id, title, date, topic_id, topic_name, x, y, layer_<n>, metadata columns.
+
+    With ``neighbours > 0`` a ``neighbours`` column lists each paper's nearest paper ids.
+    """
+    frame = atlas.corpus.to_frame()
+    table = frame[["id", "title", "date"]].copy()
+    metadata = [c for c in frame.columns if c not in table.columns and c not in NOT_EXPORTED]
+    topics = atlas.topics
+    if topics is not None:
+        labels, names = topics.labels_at(0), topics.names_at(0)
+        table["topic_id"] = labels
+        table["topic_name"] = [names.get(int(t), NOISE_NAME) for t in labels]
+        coords = topics.coords if topics.coords is not None else np.full((len(atlas), 2), np.nan)
+        table["x"], table["y"] = coords[:, 0], coords[:, 1]
+        for layer in range(topics.n_layers):
+            table[f"layer_{layer}"] = topics.labels_at(layer)
+    else:
+        table["topic_id"], table["topic_name"], table["x"], table["y"] = -1, None, np.nan, np.nan
+    for column in metadata:
+        table[column] = frame[column]
+    if neighbours > 0:
+        ids = np.array(atlas.corpus.ids, dtype=object)
+        table["neighbours"] = [list(ids[r]) for r in nearest_rows(atlas, neighbours)]
+    return table
+
+
+def nearest_rows(atlas: Atlas, k: int) -> np.ndarray:
+    """``(n, k)`` rows of each paper's ``k`` nearest other papers (fewer columns in a tiny atlas)."""
+    from paperatlas.index import knn_graph
+
+    rows, _ = knn_graph(atlas.index, atlas.embeddings, k + 1)
+    return rows[:, 1:]
+
+
+def topic_trends(atlas: Atlas, layer: int = 0) -> pd.DataFrame:
+    """Papers per month (rows, ``YYYY-MM``) and topic name (columns); undated papers left out."""
+    import pandas as pd
+
+    topics = atlas.require_topics()
+    names = topics.names_at(layer)
+    labels = topics.labels_at(layer)
+    frame = pd.DataFrame({
+        "month": [d[:7] if d else None for d in atlas.corpus.column("date")],
+        "topic": [names.get(int(t), NOISE_NAME) for t in labels],
+    }).dropna(subset=["month"])
+    counts = frame.groupby(["month", "topic"]).size().unstack("topic", fill_value=0).sort_index()
+    ordered = [name for name in names.values() if name in counts.columns]
+    if NOISE_NAME in counts.columns:
+        ordered.append(NOISE_NAME)
+    return counts[ordered].astype("int64")
+
+TABLE_SUFFIXES = (".jsonl", ".csv", ".parquet", ".json")
+
+
+def jsonable(value: Any) -> Any:
+    """A JSON-ready value: arrays become lists, NaN/NA become ``None``."""
+    if hasattr(value, "tolist"):
+        return value.tolist()
+    if isinstance(value, float) and value != value:
+        return None
+    if value is not None and type(value).__name__ in ("NAType", "NaTType"):
+        return None
+    return value
+
+
+def frame_records(frame) -> list[dict[str, Any]]:
+    """Rows as plain JSON-ready dicts (NaN/NA become ``None``)."""
+    return [
+        {key: jsonable(value) for key, value in row.items()}
+        for row in frame.to_dict(orient="records")
+    ]
+
+
+def _is_nested(value: Any) -> bool:
+    return isinstance(value, (list, tuple, dict)) or (hasattr(value, "tolist") and hasattr(value, "ndim") and value.ndim > 0)
+
+
+def _flat_for_csv(frame):
+    """Lists and dicts become JSON text so a CSV keeps them losslessly."""
+    frame = frame.copy()
+    for column in frame.columns:
+        if frame[column].map(_is_nested).any():
+            frame[column] = frame[column].map(
+                lambda v: json.dumps(jsonable(v), ensure_ascii=False) if _is_nested(v) else v
+            )
+    return frame
+
+
+def write_frame(frame, out: str | Path) -> None:
+    """Write ``frame`` in the format its suffix names."""
+    out = Path(out)
+    suffix = out.suffix.lower()
+    if suffix not in TABLE_SUFFIXES:
+        raise PaperatlasError(
+            f"{out}: unknown table type {suffix or '(none)'}; use one of {', '.join(TABLE_SUFFIXES)}"
+        )
+    if out.parent and not out.parent.exists():
+        raise PaperatlasError(f"{out}: folder {out.parent} does not exist")
+    if suffix == ".parquet":
+        frame.to_parquet(out, index=False)
+    elif suffix == ".csv":
+        _flat_for_csv(frame).to_csv(out, index=False)
+    elif suffix == ".json":
+        out.write_text(json.dumps(frame_records(frame), ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
+    else:
+        with open(out, "w", encoding="utf-8") as handle:
+            for record in frame_records(frame):
+                handle.write(json.dumps(record, ensure_ascii=False) + "\n")
+
+
+def write_papers(corpus, out: str | Path) -> None:
+    """Write a Corpus as a table; JSONL by default."""
+    write_frame(corpus.to_frame(), out)

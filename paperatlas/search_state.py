@@ -1,0 +1,106 @@
+"""What every query needs, computed when papers come or go and saved with the atlas.
+
+The term statistics behind a hit's "why" and the normalised title of each
+paper (for title queries) are built by ``Atlas.build``, updated by ``add`` and
+``remove``, written by :mod:`paperatlas.store` and read back lazily on the
+first query that needs them. The query embedder is loaded on the first text
+query. Nothing here is rebuilt from the corpus in a new process.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Callable, Sequence
+
+import numpy as np
+
+from paperatlas.corpus.model import normalise_title
+from paperatlas.embed.base import Embedder, ModelInfo, check_embedder
+from paperatlas.embed.sentence import open_embedder
+from paperatlas.why import TermStats
+
+if TYPE_CHECKING:
+    from paperatlas.corpus.model import Corpus, Paper
+
+
+class SearchState:
+    """Term statistics, title keys and the query embedder of one atlas.
+
+    ``terms`` and ``title_keys`` may be given as loaders (called once, on first use).
+    """
+
+    def __init__(
+        self,
+        terms: TermStats | Callable[[], TermStats],
+        title_keys: Sequence[str] | Callable[[], Sequence[str]],
+    ) -> None:
+        self._terms = terms
+        self._title_keys = title_keys
+        self._title_rows: dict[str, int] | None = None
+        self._embedder: Embedder | None = None
+
+    @classmethod
+    def of_corpus(cls, corpus: Corpus) -> SearchState:
+        return cls(TermStats.of_texts(corpus.texts()), [normalise_title(t) for t in corpus.column("title")])
+
+    @property
+    def terms(self) -> TermStats:
+        if callable(self._terms):
+            self._terms = self._terms()
+        return self._terms
+
+    @property
+    def title_keys(self) -> list[str]:
+        """The normalised title of each paper, in row order."""
+        if callable(self._title_keys):
+            self._title_keys = self._title_keys()
+        return list(self._title_keys)
+
+    def title_rows(self) -> dict[str, int]:
+        """Normalised title → row (the first paper wins)."""
+        if self._title_rows is None:
+            rows: dict[str, int] = {}
+            for row, key in enumerate(self.title_keys):
+                rows.setdefault(key, row)
+            self._title_rows = rows
+        return self._title_rows
+
+    # the query embedder ---------------------------------------------------------
+
+    def use_embedder(self, embedder: Embedder, model: ModelInfo) -> None:
+        """Embed queries with ``embedder``: the atlas's model, or one of its dimension for external vectors."""
+        self._embedder = check_embedder(embedder, model)
+
+    def keep_embedder(self, embedder: Embedder) -> None:
+        """Embed queries with the embedder that made the atlas's vectors (nothing to check, nothing loaded)."""
+        self._embedder = embedder
+
+    def embedder(self, model: ModelInfo) -> Embedder:
+        """The embedder of ``model`` (loaded on first use)."""
+        if self._embedder is None:
+            self._embedder = open_embedder(model)
+        return self._embedder
+
+    def has_embedder(self) -> bool:
+        return self._embedder is not None
+
+    # changes (each returns a new state that keeps the embedder) -------------------
+
+    def added(self, papers: Sequence[Paper]) -> SearchState:
+        terms = self._copied_terms()
+        terms.count([paper.text for paper in papers], +1)
+        return self._successor(terms, self.title_keys + [normalise_title(p.title) for p in papers])
+
+    def without(self, keep: np.ndarray, removed: Sequence[Paper]) -> SearchState:
+        terms = self._copied_terms()
+        terms.count([paper.text for paper in removed], -1)
+        keys = [key for key, kept in zip(self.title_keys, keep) if kept]
+        return self._successor(terms, keys)
+
+    def _copied_terms(self) -> TermStats:
+        terms = self.terms
+        return TermStats(terms.analyzer, terms.document_frequency.copy(), terms.documents)
+
+    def _successor(self, terms: TermStats, keys: list[str]) -> SearchState:
+        state = SearchState(terms, keys)
+        state._embedder = self._embedder
+        return state
