@@ -1,9 +1,10 @@
 """Query latency of a saved atlas, in a new process as a user meets it, before and after.
 
 For each size (default 10,000 and 100,000 papers) an atlas is built with the CLI from
-real paperlists_venues titles and abstracts and precomputed vectors (the first 10,000
-are real all-MiniLM-L6-v2 vectors of the paperlists sample, the rest interpolated
-between real neighbours; see common.realistic_vectors), then measured:
+real paperlists_venues titles and abstracts and their precomputed all-MiniLM-L6-v2 vectors
+(all 91,790 when benchmarks/embed_paperlists.py has cached them, else the 10,000-paper
+sample of bench_topics.py; beyond those, vectors interpolated between real neighbours,
+each with its source paper's text: see common.realistic_vectors), then measured:
 
 * ``paperatlas similar ATLAS --id ID -k 10`` as a whole command (median of 3 runs);
 * from Python: ``Atlas.load``, the first id query after it, id query p50/p99, and text
@@ -29,7 +30,7 @@ from pathlib import Path
 
 import numpy as np
 
-from common import REPO, machine, read_eval, realistic_vectors
+from common import REPO, machine, read_eval, real_set, realistic_vectors
 
 WORK = Path(__file__).resolve().parent / "_work" / "search"
 QUERIES = [
@@ -48,7 +49,8 @@ def make_inputs(n: int) -> tuple[Path, Path, str]:
     if papers.exists() and vectors_path.exists() and about.exists():
         return papers, vectors_path, about.read_text()
     folder.mkdir(parents=True, exist_ok=True)
-    records = read_eval("paperlists_venues.jsonl.gz")
+    found = real_set()
+    records = found[1] if found else read_eval("paperlists_venues.jsonl.gz")
     vectors, sources, description = realistic_vectors(n)
     with open(papers, "w", encoding="utf-8") as handle:
         for i, source in enumerate(sources):

@@ -71,28 +71,48 @@ def clustered_unit_vectors(n: int, d: int = 384, clusters: int = 500, noise: flo
     return (x / np.linalg.norm(x, axis=1, keepdims=True)).astype(np.float32)
 
 
+def real_set() -> tuple[np.ndarray, list[dict], str] | None:
+    """``(vectors, records, name)``: real all-MiniLM-L6-v2 vectors of paperlists_venues papers and
+    their records, row for row: all 91,790 when embed_paperlists.py has cached them, else the
+    10,000-paper sample cached by bench_topics.py; None without either cache."""
+    full, full_meta = CACHE / "paperlists_full.npy", CACHE / "paperlists_full.json"
+    if full.exists() and full_meta.exists():
+        records = read_eval("paperlists_venues.jsonl.gz")
+        if json.loads(full_meta.read_text())["ids"] == [r["id"] for r in records]:
+            return np.load(full, allow_pickle=False), records, "paperlists_venues"
+    sample, sample_meta = CACHE / "paperlists10k.npy", CACHE / "paperlists10k.json"
+    if sample.exists() and sample_meta.exists():
+        records = read_eval("paperlists_venues.jsonl.gz", 10_000)
+        if json.loads(sample_meta.read_text())["ids"] == [r["id"] for r in records]:
+            return np.load(sample, allow_pickle=False), records, "paperlists 10k sample"
+    return None
+
+
 def realistic_vectors(n: int) -> tuple[np.ndarray, np.ndarray, str]:
     """``(vectors, source_rows, description)``: n vectors shaped like real abstract embeddings.
 
-    The 10,000 real all-MiniLM-L6-v2 vectors of the paperlists sample (cached by
-    bench_topics.py) come first; the rest interpolate a real paper towards one of its
-    10 nearest real neighbours (weight 0.5-1), and ``source_rows`` names that paper, so
-    its text can stand in. Without the cache, synthetic clustered vectors are used.
+    The real vectors of ``real_set()`` come first; the rest interpolate a real paper towards
+    one of its 10 nearest real neighbours (weight 0.5-1), and ``source_rows`` names that paper
+    (a row of ``real_set()``'s records), so its text can stand in. Without a cache, synthetic
+    clustered vectors are used (and source rows count modulo 10,000).
     """
-    cached = CACHE / "paperlists10k.npy"
-    if not cached.exists():
+    found = real_set()
+    if found is None:
         return clustered_unit_vectors(n), np.arange(n) % 10_000, "synthetic clustered unit vectors"
-    from paperatlas.cluster.reduce import exact_knn
+    import faiss
 
-    real = np.load(cached, allow_pickle=False)
+    real, _, name = found
     extra = max(0, n - len(real))
-    knn, _ = exact_knn(real, 11)
     rng = np.random.default_rng(0)
     first = rng.integers(0, len(real), extra)
-    second = knn[first, rng.integers(1, 11, extra)]
+    index = faiss.IndexFlatIP(real.shape[1])
+    index.add(real)
+    _, knn = index.search(real[first], 11) if extra else (None, np.zeros((0, 11), np.int64))
+    second = knn[np.arange(extra), rng.integers(1, 11, extra)]
     weight = rng.uniform(0.5, 1.0, (extra, 1)).astype(np.float32)
     mixed = weight * real[first] + (1 - weight) * real[second]
     mixed /= np.linalg.norm(mixed, axis=1, keepdims=True)
     vectors = np.concatenate([real, mixed]).astype(np.float32)[:n]
     sources = np.concatenate([np.arange(len(real)), first])[:n]
-    return vectors, sources, f"{min(n, len(real)):,} real paperlists vectors + {extra:,} interpolated between real neighbours"
+    return vectors, sources, (f"{min(n, len(real)):,} real {name} vectors + {extra:,} interpolated "
+                              "between real neighbours, each with its source paper's text")

@@ -228,7 +228,7 @@ def find_similar_papers(
         order = np.argsort(-scores, kind="stable")[:k]
         pairs = [(int(allowed[i]), float(scores[i])) for i in order]
     labels, names = paper_topics(atlas, layer)
-    explainer = atlas.search_state.terms
+    explainer = atlas.search_state.terms.for_query(resolved.terms)
     hits = []
     pairs = pairs[:k]
     for (row, score), paper in zip(pairs, atlas.corpus.papers([row for row, _ in pairs])):
@@ -242,7 +242,7 @@ def find_similar_papers(
                 "topic": names.get(topic_id) if topic_id is not None else None,
                 "date": paper.date,
                 "url": paper.url or (f"https://arxiv.org/abs/{paper.arxiv_id}" if paper.arxiv_id else None),
-                "why": explainer.shared(resolved.terms, paper.text),
+                "why": explainer.shared(paper.text),
             }
         )
     return SearchResults(hits, {"description": resolved.description, "k": k})

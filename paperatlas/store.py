@@ -354,13 +354,15 @@ def search_writers(state: SearchState) -> tuple[Writers, dict[str, Any]]:
     }, entry
 
 
-def read_search_state(folder: Path, entry: dict[str, Any], n: int) -> SearchState:
-    """The saved search state; its files are read on the first query that needs them."""
+def read_search_state(folder: Path, manifest: dict[str, Any], n: int) -> SearchState:
+    """The saved search state; its files are read (and their checksums checked again, in case
+    the folder was replaced since it was loaded) on the first query that needs them."""
+    entry = manifest["search"]
     from paperatlas.search_state import SearchState
     from paperatlas.why import N_BUCKETS, TermAnalyzer, TermStats
 
     def terms() -> TermStats:
-        frequency = np.load(folder / SEARCH_TERMS, allow_pickle=False)
+        frequency = np.load(_verify(folder, manifest, SEARCH_TERMS), allow_pickle=False)
         if frequency.shape != (N_BUCKETS,) or int(entry["buckets"]) != N_BUCKETS:
             raise AtlasFormatError(f"{folder}: {SEARCH_TERMS} has shape {frequency.shape}, expected ({N_BUCKETS},)")
         return TermStats(TermAnalyzer.from_json(entry["analyzer"]), frequency.astype(np.int32), int(entry["documents"]))
@@ -368,7 +370,7 @@ def read_search_state(folder: Path, entry: dict[str, Any], n: int) -> SearchStat
     def titles() -> list[str]:
         import pyarrow.parquet as pq
 
-        keys = pq.read_table(folder / SEARCH_TITLES).column("title_key").to_pylist()
+        keys = pq.read_table(_verify(folder, manifest, SEARCH_TITLES)).column("title_key").to_pylist()
         if len(keys) != n:
             raise AtlasFormatError(f"{folder}: {SEARCH_TITLES} has {len(keys)} titles for {n} papers")
         return keys
@@ -430,13 +432,12 @@ def read_atlas(path: str | Path) -> AtlasParts:
         corpus = read_papers(folder, manifest)
         vectors, index = read_vectors(folder, model, len(corpus))
         topics = read_topics(folder, manifest["topics"], corpus) if manifest.get("topics") else None
-        search_entry = manifest.get("search")
     except (KeyError, TypeError, ValueError, OSError) as exc:
         raise AtlasFormatError(f"{folder}: unreadable atlas ({type(exc).__name__}: {exc})") from None
-    if search_entry is None:
+    if manifest.get("search") is None:
         state = _migrated_search_state(folder, corpus, manifest)
     else:
-        state = read_search_state(folder, search_entry, len(corpus))
+        state = read_search_state(folder, manifest, len(corpus))
     return AtlasParts(corpus, vectors, index, model, topics, state)
 
 

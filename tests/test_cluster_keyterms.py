@@ -5,15 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from paperatlas.cluster.keyterms import (
-    SCIENTIFIC_STOPWORDS,
-    class_tfidf,
-    exemplars,
-    keyterm_label,
-    stopwords,
-    topic_keyterms,
-)
+from paperatlas.cluster.keyterms import class_tfidf, exemplars, keyterm_label, topic_keyterms
 from paperatlas.errors import PaperatlasError
+from paperatlas.vocabulary import SCIENTIFIC_STOPWORDS, stopwords
 
 REWARD = [
     "We propose a novel reward model for preference learning from human feedback.",

@@ -29,7 +29,7 @@ def atlas(corpus) -> Atlas:
 def test_the_analyzer_matches_scikit_learns(bundled_corpus):
     from sklearn.feature_extraction.text import CountVectorizer
 
-    from paperatlas.cluster.keyterms import BOILERPLATE_PHRASES, TOKEN_PATTERN, stopwords
+    from paperatlas.vocabulary import BOILERPLATE_PHRASES, TOKEN_PATTERN, stopwords
 
     ours = TermAnalyzer.default()
     theirs = CountVectorizer(stop_words=stopwords(), token_pattern=TOKEN_PATTERN, ngram_range=(1, 2)).build_analyzer()
@@ -98,3 +98,42 @@ def test_a_query_imports_no_scikit_learn(atlas, tmp_path):
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO)
     assert out.returncode == 0, out.stderr
     assert out.stdout.split() == ["False", "False"]
+
+
+def test_the_fast_word_split_matches_the_token_pattern():
+    import re
+
+    from paperatlas.vocabulary import TOKEN_PATTERN as WORD_PATTERN
+
+    analyzer = TermAnalyzer.default()
+    text = ("3D-printing 2019 _abc a1 1_2a x² ①② GPT-4o 12ab αβγ __init__ ab_cd 42nd ٣d ٣٤ q "
+            "résumé naïve 10x faster x86_64 C++ R2-D2 l2-norm")
+    assert analyzer.words(text) == re.findall(WORD_PATTERN, text.lower())
+    slow = TermAnalyzer(WORD_PATTERN + "(?#same pattern, regex path)", analyzer.stop_words, analyzer.dropped)
+    assert slow.words(text) == analyzer.words(text)
+
+
+def test_a_state_file_replaced_after_load_is_caught(atlas, tmp_path):
+    from paperatlas.store import AtlasFormatError
+
+    atlas.save(tmp_path / "atlas")
+    loaded = Atlas.load(tmp_path / "atlas", embedder=FakeEmbedder())
+    path = tmp_path / "atlas" / "search_terms.npy"
+    frequency = np.load(path)
+    frequency[:10] += 1
+    np.save(path, frequency)
+    with pytest.raises(AtlasFormatError, match="search_terms.npy: corrupted"):
+        loaded.similar(atlas.corpus[0].id, 3)
+
+
+def test_counts_among_equals_the_full_counts_restricted(bundled_corpus):
+    from collections import Counter
+
+    analyzer = TermAnalyzer.default()
+    texts = [paper.text for paper in list(bundled_corpus)[:30]]
+    for query, text in zip(texts, texts[1:] + texts[:1]):
+        terms = set(analyzer(query))
+        unigrams = {t for t in terms if " " not in t}
+        full = Counter(analyzer(text))
+        assert analyzer.counts_among(text, unigrams, terms - unigrams) == Counter(
+            {t: c for t, c in full.items() if t in terms})

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from paperatlas.why import TermAnalyzer, TermStats, bucket, N_BUCKETS
+from paperatlas.why import TermStats
 
 
 def test_a_rare_bigram_is_weighted_by_its_own_rarity_not_its_words():

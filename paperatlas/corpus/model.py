@@ -151,6 +151,28 @@ def paper_from_record(record: Mapping[str, Any]) -> Paper:
     )
 
 
+def _paper_from_arrow(record: dict[str, Any]) -> Paper:
+    """A Paper from a row of an atlas's paper table (clean types: None for missing values)."""
+    metadata = {
+        key: value for key, value in record.items()
+        if key not in PAPER_COLUMNS and value is not None and not (isinstance(value, float) and value != value)
+    }
+    date, upvotes = record.get("date"), record.get("upvotes")
+    return Paper(
+        id=str(record["id"]),
+        title=str(record["title"]),
+        abstract=str(record["abstract"]),
+        date=str(date)[:10] if date is not None else None,
+        upvotes=int(upvotes) if upvotes is not None else None,
+        byline=record.get("byline"),
+        url=record.get("url"),
+        arxiv_id=record.get("arxiv_id"),
+        sources=tuple(record.get("sources") or ()),
+        content_hash=record.get("content_hash") or "",
+        metadata=metadata,
+    )
+
+
 class Corpus(Sequence[Paper]):
     """An ordered collection of papers with unique ids.
 
@@ -216,7 +238,7 @@ class Corpus(Sequence[Paper]):
             for column in self._json_columns:
                 if record.get(column) is not None:
                     record[column] = json.loads(record[column])
-            self._papers[row] = paper_from_record(record)
+            self._papers[row] = _paper_from_arrow(record)
 
     def papers(self, rows: Sequence[int]) -> list[Paper]:
         """The papers at ``rows`` (read together when they come from an Arrow table)."""

@@ -14,7 +14,7 @@ from typing import Sequence
 
 import numpy as np
 
-from paperatlas.embed.base import ModelInfo, unit_rows
+from paperatlas.embed.base import Embedder, ModelInfo, unit_rows
 from paperatlas.errors import PaperatlasError
 from paperatlas.threads import one_thread
 
