@@ -16,7 +16,6 @@ import re
 import zlib
 from collections import Counter
 from dataclasses import dataclass
-from functools import lru_cache
 from typing import Any, Iterable, Mapping
 
 import numpy as np
@@ -102,7 +101,6 @@ def _compiled(pattern: str) -> re.Pattern:
     return _PATTERNS[pattern]
 
 
-@lru_cache(maxsize=2**16)
 def bucket(term: str) -> int:
     """The document-frequency bucket of a term (stable across processes and versions)."""
     return zlib.crc32(term.encode("utf-8", "surrogatepass")) % N_BUCKETS
