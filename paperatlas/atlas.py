@@ -28,6 +28,10 @@ if TYPE_CHECKING:
     from paperatlas.search import SearchResults
 
 _DEFAULT_CACHE = object()
+MODEL_CHECK_PAPERS = 16
+"""Papers re-embedded to check that precomputed vectors come from the model named with them."""
+MODEL_CHECK_MIN_COSINE = 0.99
+"""Their mean cosine to the given vectors must reach this (fp16 or ONNX exports stay above 0.98-0.999)."""
 
 __all__ = ["Atlas", "EXTERNAL_MODEL", "ModelInfo"]
 
@@ -44,6 +48,27 @@ def _default_embedder() -> Embedder:
     from paperatlas.embed.sentence import SentenceTransformerEmbedder
 
     return SentenceTransformerEmbedder()
+
+
+def check_vectors_come_from(embedder: Embedder, texts: Sequence[str], vectors: np.ndarray) -> float:
+    """Re-embed a few evenly spaced ``texts`` and compare with their given ``vectors`` (unit rows).
+
+    Returns the mean cosine; raises PaperatlasError, with the figures, when it is below
+    ``MODEL_CHECK_MIN_COSINE`` or the dimensions differ.
+    """
+    rows = np.unique(np.linspace(0, len(texts) - 1, min(MODEL_CHECK_PAPERS, len(texts))).astype(int))
+    fresh = embedder.encode([texts[int(row)] for row in rows])
+    if fresh.shape[1] != vectors.shape[1]:
+        raise PaperatlasError(
+            f"the precomputed vectors have dimension {vectors.shape[1]}; {embedder.model_id!r} makes {fresh.shape[1]}"
+        )
+    cosine = float(np.mean(np.sum(unit_rows(fresh) * np.asarray(vectors[rows], dtype=np.float32), axis=1)))
+    if cosine < MODEL_CHECK_MIN_COSINE:
+        raise PaperatlasError(
+            f"the precomputed vectors do not come from {embedder.model_id!r}: re-embedding {len(rows)} of the papers "
+            f"gives a mean cosine of {cosine:.3f} to their given vectors (at least {MODEL_CHECK_MIN_COSINE} expected)"
+        )
+    return cosine
 
 
 def _check_external(embeddings: np.ndarray, n: int) -> np.ndarray:
@@ -119,8 +144,10 @@ class Atlas:
         Args:
             corpus: the papers.
             embedder: defaults to the bundled all-MiniLM-L6-v2.
-            embeddings: precomputed vectors aligned with ``corpus`` instead of an
-                embedder; the atlas then records its model as external.
+            embeddings: precomputed vectors aligned with ``corpus``. With an ``embedder``
+                too, it names the model that made them: a few papers are re-embedded to
+                check it, and the atlas records that model, so text queries and ``add``
+                embed with it. Without one the model is recorded as external.
             index: ``auto``, ``exact`` or ``hnsw``.
             cache: an :class:`EmbeddingCache`, a folder for one, or ``None`` for no
                 cache (default: the user cache folder).
@@ -133,10 +160,12 @@ class Atlas:
             raise PaperatlasError("cannot build an atlas of no papers")
         embedded = 0
         if embeddings is not None:
-            if embedder is not None:
-                raise PaperatlasError("pass either an embedder or precomputed embeddings, not both")
             vectors = _check_external(embeddings, len(corpus))
-            model = ModelInfo(EXTERNAL_MODEL, int(vectors.shape[1]), external=True)
+            if embedder is None:
+                model = ModelInfo(EXTERNAL_MODEL, int(vectors.shape[1]), external=True)
+            else:
+                check_vectors_come_from(embedder, corpus.texts(), vectors)
+                model = ModelInfo(embedder.model_id, int(vectors.shape[1]))
         else:
             embedder = embedder or _default_embedder()
             vectors, embedded = embed_with_cache(

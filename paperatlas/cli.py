@@ -154,6 +154,16 @@ def load_named(path: Path | None) -> list:
     return load_named_topics(path)
 
 
+def load_vectors(path: Path):
+    """A precomputed ``.npy`` array of vectors (no pickle)."""
+    import numpy as np
+
+    try:
+        return np.load(path, allow_pickle=False)
+    except ValueError as exc:
+        raise PaperatlasError(f"{path}: not a numeric .npy array ({exc})") from None
+
+
 def load_atlas(path: str):
     """Load and verify an atlas folder."""
     from paperatlas.atlas import Atlas
@@ -172,8 +182,8 @@ def print_json(value: Any) -> None:
 @click.option("-o", "--out", required=True, type=click.Path(file_okay=False, path_type=Path),
               help="Atlas folder to write (replaced atomically if it exists).")
 @click.option("--model", default=None,
-              help="sentence-transformers model name or local folder "
-                   "(default: the bundled all-MiniLM-L6-v2).")
+              help="sentence-transformers model name or local folder (default: the bundled "
+                   "all-MiniLM-L6-v2); with --embeddings, the model that made them (checked on a sample).")
 @click.option("--device", default="auto", show_default=True,
               help="auto (CUDA when available), cpu, cuda, cuda:N, mps.")
 @click.option("--batch-size", default=32, show_default=True, type=click.IntRange(min=1))
@@ -197,8 +207,6 @@ def build(paths: tuple[str, ...], out: Path, model: str | None, device: str, bat
           embeddings_path: Path | None, index_kind: str, cache_dir: Path | None, no_cache: bool,
           topics_file: Path | None, no_topics: bool, refit: bool, **options: Any) -> None:
     """Embed, index and cluster the papers in PATHS into the atlas folder OUT."""
-    import numpy as np
-
     from paperatlas.atlas import Atlas
     from paperatlas.embed import EmbeddingCache, SentenceTransformerEmbedder
 
@@ -206,13 +214,8 @@ def build(paths: tuple[str, ...], out: Path, model: str | None, device: str, bat
     corpus = read_inputs(paths, **options)
     embeddings = embedder = None
     if embeddings_path is not None:
-        if model is not None:
-            raise click.UsageError("--model and --embeddings exclude each other")
-        try:
-            embeddings = np.load(embeddings_path, allow_pickle=False)
-        except ValueError as exc:
-            raise PaperatlasError(f"{embeddings_path}: not a numeric .npy array ({exc})") from None
-    else:
+        embeddings = load_vectors(embeddings_path)
+    if embeddings_path is None or model is not None:
         embedder = SentenceTransformerEmbedder(model, device=device, batch_size=batch_size)
     named = load_named(topics_file)
     if refit:
@@ -225,7 +228,10 @@ def build(paths: tuple[str, ...], out: Path, model: str | None, device: str, bat
     cache = None if no_cache else EmbeddingCache(cache_dir)
     atlas = Atlas.build(corpus, embedder, embeddings=embeddings, index=index_kind, cache=cache,
                         show_progress=True)
-    if embedder is not None:
+    if embeddings is not None and embedder is not None:
+        click.echo(f"checked the vectors against {embedder.model_id}: text queries and add will embed with it",
+                   err=True)
+    elif embedder is not None:
         click.echo(f"embedded {atlas.last_embedded} texts; {len(atlas) - atlas.last_embedded} came from the cache",
                    err=True)
     if refit:
@@ -261,16 +267,20 @@ def info(atlas_path: str, as_json: bool) -> None:
 @click.argument("paths", nargs=-1, required=True, type=click.Path())
 @click.option("--cache-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Embedding cache folder (default: $PAPERATLAS_CACHE_DIR or ~/.cache/paperatlas).")
+@click.option("--embeddings", "embeddings_path", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              default=None, help="Precomputed vectors of the papers in PATHS (.npy, one row a paper in input order).")
 @field_options
 @handle_errors
-def add(atlas_path: Path, paths: tuple[str, ...], cache_dir: Path | None, **read_options: Any) -> None:
-    """Add the papers in PATHS to ATLAS without refitting: only new papers are embedded,
-    and each joins the topic its nearest papers vote for."""
+def add(atlas_path: Path, paths: tuple[str, ...], cache_dir: Path | None, embeddings_path: Path | None,
+        **read_options: Any) -> None:
+    """Add the papers in PATHS to ATLAS without refitting: only new papers are embedded (or their
+    --embeddings rows taken), and each joins the topic its nearest papers vote for."""
     from paperatlas.embed import EmbeddingCache
 
     atlas = load_atlas(str(atlas_path))
     corpus = read_inputs(paths, **read_options)
-    added = atlas.add(corpus, cache=EmbeddingCache(cache_dir), show_progress=True)
+    embeddings = load_vectors(embeddings_path) if embeddings_path is not None else None
+    added = atlas.add(corpus, embeddings=embeddings, cache=EmbeddingCache(cache_dir), show_progress=True)
     atlas.save(atlas_path)
     click.echo(f"added {len(added)} papers ({len(corpus) - len(added)} were already in the atlas); "
                f"embedded {atlas.last_embedded}; the atlas holds {len(atlas)}", err=True)

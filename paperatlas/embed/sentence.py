@@ -110,7 +110,8 @@ def open_embedder(model: ModelInfo) -> Embedder:
     """The sentence-transformers embedder of ``model`` (nothing is loaded until it encodes)."""
     if model.external:
         raise PaperatlasError(
-            "this atlas was built from precomputed embeddings; pass an embedder of "
-            f"dimension {model.dimension} to embed new text"
+            "this atlas was built from precomputed embeddings without naming their model, so it cannot "
+            "embed new text; build it with `--embeddings V.npy --model NAME` (Python: "
+            f"Atlas.build(corpus, embedder, embeddings=V)), or pass an embedder of dimension {model.dimension}"
         )
     return SentenceTransformerEmbedder(model.id)
