@@ -93,22 +93,31 @@ class PaperIndex:
         rebuilt.add(kept)
         self._index = rebuilt._index
 
-    def search(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    def search(self, queries: np.ndarray, k: int, *, rows_below: int | None = None) -> tuple[np.ndarray, np.ndarray]:
         """Scores and rows of the ``k`` nearest rows per query, best first.
 
-        ``k`` is capped at the number of stored rows. Should an approximate
-        index come back short (FAISS pads with ``-1``), the query is answered
-        by an exact scan instead, so every returned row is real.
+        ``k`` is capped at the number of rows searched; ``rows_below`` searches only
+        rows ``0 .. rows_below - 1`` (e.g. the papers older than some just added).
+        Should an approximate index come back short (FAISS pads with ``-1``), the
+        query is answered by an exact scan instead, so every returned row is real.
         """
+        import faiss
+
         queries = _as_matrix(queries, self.dimension)
-        k = min(int(k), len(self))
+        limit = len(self) if rows_below is None else max(0, min(int(rows_below), len(self)))
+        k = min(int(k), limit)
         if k < 1:
             return np.zeros((len(queries), 0), np.float32), np.zeros((len(queries), 0), np.int64)
+        params = None
+        if limit < len(self):
+            selector = faiss.IDSelectorRange(0, limit)
+            params = (faiss.SearchParametersHNSW(sel=selector, efSearch=HNSW_EF_SEARCH) if self.kind == "hnsw"
+                      else faiss.SearchParameters(sel=selector))
         with one_thread("faiss", len(queries) <= FEW_QUERIES):
-            scores, rows = self._index.search(queries, k)
+            scores, rows = self._index.search(queries, k, params=params)
         if (rows < 0).any():
             # an approximate search came back short: fall back to an exact scan
-            exact_scores = queries @ self.vectors().T
+            exact_scores = queries @ self.vectors()[:limit].T
             rows = np.argsort(-exact_scores, axis=1, kind="stable")[:, :k]
             scores = np.take_along_axis(exact_scores, rows, axis=1)
         return scores.astype(np.float32), rows.astype(np.int64)

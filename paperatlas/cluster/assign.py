@@ -155,35 +155,44 @@ VOTE_NEIGHBOURS = 15
 """Older papers that vote on a new paper's topic."""
 PLACE_NEIGHBOURS = 5
 """Older papers a new paper is placed among on the map (similarity-weighted mean)."""
+VOTE_BATCH = 10_000
+"""Papers searched at once when voting."""
+
+
+def vote_topics(
+    topics: TopicModel, index: PaperIndex, vectors: np.ndarray, voters: int, batch: int = VOTE_BATCH
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """Topics and map positions of ``vectors`` by a vote of their nearest voters.
+
+    The voters are the index's rows ``0 .. voters - 1``, whose topics ``topics``
+    holds. Each vector's ``VOTE_NEIGHBOURS`` nearest voters vote on its topics at
+    every layer (``assign_layers_by_neighbours``), and it is placed at the
+    similarity-weighted mean position of the nearest ``PLACE_NEIGHBOURS``.
+    Vectors are searched ``batch`` at a time.
+
+    Returns:
+        ``(labels (m, layers), coords (m, 2) or None)``.
+    """
+    vectors = np.asarray(vectors, dtype=np.float32)
+    labels = np.full((len(vectors), topics.n_layers), NOISE, dtype=np.int64)
+    coords = None if topics.coords is None else np.zeros((len(vectors), 2), dtype=np.float32)
+    k = min(VOTE_NEIGHBOURS, voters)
+    if k < 1:
+        return labels, coords
+    for start in range(0, len(vectors), batch):
+        scores, rows = index.search(vectors[start:start + batch], k, rows_below=voters)
+        stop = start + len(rows)
+        labels[start:stop] = assign_layers_by_neighbours(topics.labels[:voters], rows, scores)
+        if coords is not None:
+            weights = np.clip(scores[:, :PLACE_NEIGHBOURS], 1e-6, None)
+            placed = (topics.coords[rows[:, :PLACE_NEIGHBOURS]] * weights[..., None]).sum(axis=1)
+            coords[start:stop] = placed / weights.sum(axis=1, keepdims=True)
+    return labels, coords
 
 
 def place_new_papers(topics: TopicModel, index: PaperIndex, new_vectors: np.ndarray, start: int) -> TopicModel:
-    """Topics and map positions of papers appended from row ``start`` on.
-
-    Each new paper's nearest older papers (rows below ``start``) vote on its
-    topics at every layer (``assign_layers_by_neighbours``), and it is placed
-    at the similarity-weighted mean position of the nearest few.
-
-    Args:
-        topics: The topics of the ``start`` older papers.
-        index: The search index, already holding the new vectors.
-        new_vectors: ``(m, d)`` vectors of the new papers.
-        start: Row of the first new paper.
-
-    Returns:
-        ``topics`` extended by the new rows.
-    """
-    k = min(VOTE_NEIGHBOURS, start)
-    scores, rows = index.search(new_vectors, min(len(index), k + len(new_vectors)))
-    older = rows < start  # only papers the topics were fitted or assigned on vote
-    neighbour_rows = np.array([r[o][:k] for r, o in zip(rows, older)])
-    neighbour_scores = np.array([s[o][:k] for s, o in zip(scores, older)])
-    labels = assign_layers_by_neighbours(topics.labels, neighbour_rows, neighbour_scores)
-    coords = None
-    if topics.coords is not None:
-        weights = np.clip(neighbour_scores[:, :PLACE_NEIGHBOURS], 1e-6, None)
-        coords = (topics.coords[neighbour_rows[:, :PLACE_NEIGHBOURS]] * weights[..., None]).sum(axis=1)
-        coords /= weights.sum(axis=1, keepdims=True)
+    """``topics`` extended by papers appended from row ``start`` on, by a vote of the older papers (``vote_topics``)."""
+    labels, coords = vote_topics(topics, index, new_vectors, start)
     return topics.extended(labels, coords)
 
 

@@ -9,6 +9,9 @@ from paperatlas.cluster.density import DEFAULT_EPSILON_SCALE
 from paperatlas.cluster.hierarchy import THEME_METHODS
 from paperatlas.errors import PaperatlasError
 
+DEFAULT_FIT_SAMPLE = 200_000
+"""Above this many papers an atlas fits topics on a sample of this size and assigns the rest."""
+
 
 @dataclass(frozen=True)
 class TopicSettings:
@@ -41,6 +44,9 @@ class TopicSettings:
         reassign_threshold: If set, noise papers join the topic whose centroid
             has at least this cosine similarity (off by default).
         make_map: Compute the 2-D map coordinates.
+        fit_sample: In an atlas of more papers than this, topics are fitted on a
+            random sample of this many and every other paper is assigned by a
+            vote of its nearest sampled papers (default ``DEFAULT_FIT_SAMPLE``).
         max_keyterm_papers: Key terms are counted on at most about this many
             papers, sampled evenly from every topic (bounds the cost at scale).
     """
@@ -64,6 +70,7 @@ class TopicSettings:
     reassign_threshold: float | None = None
     make_map: bool = True
     max_keyterm_papers: int = 20_000
+    fit_sample: int | None = None
 
     def check(self) -> None:
         """Raise PaperatlasError on an impossible value."""
@@ -85,6 +92,8 @@ class TopicSettings:
             raise PaperatlasError("cluster_selection_method must be 'eom' or 'leaf'")
         if self.epsilon_scale < 0 or self.repulsion_strength <= 0:
             raise PaperatlasError("epsilon_scale must be >= 0 and repulsion_strength > 0")
+        if self.fit_sample is not None and self.fit_sample < 2:
+            raise PaperatlasError(f"fit_sample must be at least 2, got {self.fit_sample}")
         if self.max_keyterm_papers < 1:
             raise PaperatlasError("max_keyterm_papers must be at least 1")
 

@@ -149,6 +149,26 @@ class TopicModel:
             table=table,
         )
 
+    def spread(self, rows: np.ndarray, n: int, labels: np.ndarray, coords: np.ndarray | None) -> TopicModel:
+        """The record of ``n`` papers from one fitted on the papers ``rows`` (sorted) of them.
+
+        The other papers, in row order, take ``labels`` and ``coords`` (e.g. from
+        ``assign.vote_topics``) and membership 0; exemplar rows are renumbered.
+        """
+        rows = np.asarray(rows, dtype=np.int64)
+        rest = np.setdiff1d(np.arange(n, dtype=np.int64), rows)
+        full_labels = np.empty((n, self.n_layers), dtype=np.int64)
+        full_labels[rows], full_labels[rest] = self.labels, labels
+        probabilities = np.zeros(n, dtype=np.float32)
+        probabilities[rows] = self.probabilities
+        full_coords = None
+        if self.coords is not None and coords is not None:
+            full_coords = np.empty((n, 2), dtype=np.float32)
+            full_coords[rows], full_coords[rest] = self.coords, coords
+        table = self.table.copy()
+        table["exemplars"] = [[int(rows[r]) for r in exemplars] for exemplars in table["exemplars"]]
+        return self._with_rows(labels=full_labels, probabilities=probabilities, coords=full_coords, table=table)
+
     def _with_rows(self, **arrays: Any) -> TopicModel:
         new = dataclasses.replace(self, reduced=None, **arrays)
         sizes = [int(np.sum(new.labels[:, int(layer)] == int(topic)))

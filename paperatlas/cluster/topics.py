@@ -310,19 +310,33 @@ def fit_atlas_topics(
         settings: ``TopicSettings()`` if None.
         named: Named topics that guide the names (need ``embedder``).
         embedder: Embeds the named topics.
-        show_progress: A progress bar over the ``FIT_STEPS``.
+        show_progress: A progress bar over the ``FIT_STEPS`` (and the assignment).
+
+    Above ``settings.fit_sample`` papers (default ``DEFAULT_FIT_SAMPLE``) the topics
+    are fitted on a seeded random sample of that size, with its own index, and
+    every other paper takes the topics and map position its nearest sampled
+    papers vote for (``assign.vote_topics``), in batches.
     """
-    from paperatlas.index import knn_graph
+    from paperatlas.cluster.assign import vote_topics
+    from paperatlas.cluster.settings import DEFAULT_FIT_SAMPLE
+    from paperatlas.index import PaperIndex, knn_graph
 
     settings = settings or TopicSettings()
     n = len(index)
-    k = settings.n_neighbors or default_n_neighbors(n)
-    knn = knn_graph(index, embeddings, k) if n > k else None
+    limit = settings.fit_sample or DEFAULT_FIT_SAMPLE
+    rows, all_vectors = None, embeddings
+    if n > limit:  # fit on a sample, then assign the rest by a vote of their nearest sampled papers
+        rows = np.sort(np.random.default_rng(settings.random_state).choice(n, limit, replace=False))
+        embeddings = np.ascontiguousarray(np.asarray(all_vectors)[rows], dtype=np.float32)
+        texts = [texts[int(r)] for r in rows]
+        index = PaperIndex.build(embeddings)
+    k = settings.n_neighbors or default_n_neighbors(len(index))
+    knn = knn_graph(index, embeddings, k) if len(index) > k else None
     bar = None
     if show_progress:
         from tqdm.auto import tqdm
 
-        bar = tqdm(total=len(FIT_STEPS), desc="Topics", unit="step")
+        bar = tqdm(total=len(FIT_STEPS) + (rows is not None), desc="Topics", unit="step")
 
     def step_done(step: str, seconds: float) -> None:
         if bar is not None:
@@ -330,8 +344,15 @@ def fit_atlas_topics(
             bar.update(1)
 
     try:
-        model = fit_topics(embeddings, texts, settings=settings, knn=knn, progress=step_done)
+        model = apply_names(fit_topics(embeddings, texts, settings=settings, knn=knn, progress=step_done),
+                            named, embedder)
+        if rows is not None:
+            start = time.perf_counter()
+            rest = np.setdiff1d(np.arange(n), rows)
+            labels, coords = vote_topics(model, index, np.asarray(all_vectors)[rest], len(rows))
+            model = model.spread(rows, n, labels, coords)
+            step_done("assign", time.perf_counter() - start)
     finally:
         if bar is not None:
             bar.close()
-    return apply_names(model, named, embedder)
+    return model
