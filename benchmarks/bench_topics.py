@@ -148,11 +148,42 @@ def speed(loaded, use_bertopic: bool, big: bool) -> None:
         print(line, flush=True)
 
 
+def sample_fit(vectors: np.ndarray, texts: list[str], labels: np.ndarray, share: float, name: str) -> None:
+    """Topics fitted on all papers vs on a ``share`` sample with the rest assigned by vote (as above 200k)."""
+    from paperatlas.cluster import TopicSettings
+    from paperatlas.cluster.topics import fit_atlas_topics
+    from paperatlas.evaluation import label_scores
+    from paperatlas.index import PaperIndex
+
+    index = PaperIndex.build(vectors)
+    k = len(set(labels))
+    print(f"\nsample fit vs full fit on {name} ({len(vectors):,} papers, {k} labels), default settings:")
+    for label, sample in (("full fit", None), (f"fit on {share:.0%}, rest assigned", int(share * len(vectors)))):
+        start = time.perf_counter()
+        model = fit_atlas_topics(vectors, texts, index, TopicSettings(fit_sample=sample))
+        seconds = time.perf_counter() - start
+        fine = label_scores(labels, model.labels_at(0))
+        closest = min(range(model.n_layers), key=lambda layer: abs(model.n_topics(layer) - k))
+        coarse = label_scores(labels, model.labels_at(closest))
+        print(f"  {label}: {seconds:.1f} s; layer 0 {model.n_topics(0)} topics, V {fine['v_measure']:.3f}, "
+              f"noise {fine['noise_share']:.1%}; layer {closest} ({model.n_topics(closest)} topics) "
+              f"V {coarse['v_measure']:.3f}", flush=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--no-bertopic", action="store_true")
     parser.add_argument("--no-100k", action="store_true")
+    parser.add_argument("--sample-fit-only", action="store_true",
+                        help="only compare a full fit with a 20%% sample fit on the paperlists 10k sample")
     args = parser.parse_args()
+    if args.sample_fit_only:
+        print(f"machine: {machine()}")
+        records = read_eval(*SETS["paperlists10k"])
+        vectors = vectors_for("paperlists10k", records)
+        sample_fit(vectors, [r["title"] + ". " + r["abstract"] for r in records],
+                   np.array([r["label"] for r in records]), 0.2, "the paperlists 10k sample")
+        return
     use_bertopic = not args.no_bertopic
     if use_bertopic:
         try:
@@ -163,6 +194,9 @@ def main() -> None:
     print(f"machine: {machine()}")
     loaded = quality(use_bertopic)
     speed(loaded, use_bertopic, not args.no_100k)
+    full = full_paperlists()
+    if full is not None and not args.no_100k:
+        sample_fit(*full, 200_000 / 1_000_000, "all of paperlists_venues")
 
 
 if __name__ == "__main__":
