@@ -102,17 +102,15 @@ class Paper:
         return replace(self, **changes)
 
 
+_MISSING_TYPES = ("NAType", "NaTType")  # pandas.NA and pandas.NaT, named so that pandas need not be imported
+
+
 def _is_missing(value: Any) -> bool:
     if value is None:
         return True
-    if isinstance(value, float) and math.isnan(value):
-        return True
-    try:
-        import pandas as pd
-
-        return value is pd.NA or value is pd.NaT
-    except ImportError:  # pragma: no cover - pandas is a core dependency
-        return False
+    if isinstance(value, float):
+        return math.isnan(value)
+    return type(value).__name__ in _MISSING_TYPES
 
 
 def _as_sources(value: Any) -> tuple[str, ...]:
@@ -147,28 +145,6 @@ def paper_from_record(record: Mapping[str, Any]) -> Paper:
         arxiv_id=known.get("arxiv_id"),
         sources=_as_sources(record.get("sources")),
         content_hash=known.get("content_hash") or "",
-        metadata=metadata,
-    )
-
-
-def _paper_from_arrow(record: dict[str, Any]) -> Paper:
-    """A Paper from a row of an atlas's paper table (clean types: None for missing values)."""
-    metadata = {
-        key: value for key, value in record.items()
-        if key not in PAPER_COLUMNS and value is not None and not (isinstance(value, float) and value != value)
-    }
-    date, upvotes = record.get("date"), record.get("upvotes")
-    return Paper(
-        id=str(record["id"]),
-        title=str(record["title"]),
-        abstract=str(record["abstract"]),
-        date=str(date)[:10] if date is not None else None,
-        upvotes=int(upvotes) if upvotes is not None else None,
-        byline=record.get("byline"),
-        url=record.get("url"),
-        arxiv_id=record.get("arxiv_id"),
-        sources=tuple(record.get("sources") or ()),
-        content_hash=record.get("content_hash") or "",
         metadata=metadata,
     )
 
@@ -238,7 +214,7 @@ class Corpus(Sequence[Paper]):
             for column in self._json_columns:
                 if record.get(column) is not None:
                     record[column] = json.loads(record[column])
-            self._papers[row] = _paper_from_arrow(record)
+            self._papers[row] = paper_from_record(record)
 
     def papers(self, rows: Sequence[int]) -> list[Paper]:
         """The papers at ``rows`` (read together when they come from an Arrow table)."""
