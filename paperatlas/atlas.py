@@ -50,14 +50,14 @@ def _default_embedder() -> Embedder:
     return SentenceTransformerEmbedder()
 
 
-def check_vectors_come_from(embedder: Embedder, texts: Sequence[str], vectors: np.ndarray) -> float:
-    """Re-embed a few evenly spaced ``texts`` and compare with their given ``vectors`` (unit rows).
+def check_vectors_come_from(embedder: Embedder, corpus: Corpus, vectors: np.ndarray) -> float:
+    """Re-embed a few evenly spaced papers of ``corpus`` and compare with their given ``vectors`` (unit rows).
 
     Returns the mean cosine; raises PaperatlasError, with the figures, when it is below
     ``MODEL_CHECK_MIN_COSINE`` or the dimensions differ.
     """
-    rows = np.unique(np.linspace(0, len(texts) - 1, min(MODEL_CHECK_PAPERS, len(texts))).astype(int))
-    fresh = embedder.encode([texts[int(row)] for row in rows])
+    rows = np.unique(np.linspace(0, len(corpus) - 1, min(MODEL_CHECK_PAPERS, len(corpus))).astype(int))
+    fresh = embedder.encode([paper.text for paper in corpus.papers(rows)])
     if fresh.shape[1] != vectors.shape[1]:
         raise PaperatlasError(
             f"the precomputed vectors have dimension {vectors.shape[1]}; {embedder.model_id!r} makes {fresh.shape[1]}"
@@ -164,7 +164,7 @@ class Atlas:
             if embedder is None:
                 model = ModelInfo(EXTERNAL_MODEL, int(vectors.shape[1]), external=True)
             else:
-                check_vectors_come_from(embedder, corpus.texts(), vectors)
+                check_vectors_come_from(embedder, corpus, vectors)
                 model = ModelInfo(embedder.model_id, int(vectors.shape[1]))
         else:
             embedder = embedder or _default_embedder()
@@ -241,7 +241,7 @@ class Atlas:
         rows = np.array(sorted({self.corpus.row(paper_id) for paper_id in ids}), dtype=np.int64)
         keep = np.ones(len(self), dtype=bool)
         keep[rows] = False
-        removed = [self.corpus[int(row)] for row in rows]
+        removed = self.corpus.papers(rows)
         self.corpus = Corpus(paper for paper, kept in zip(self.corpus, keep) if kept)
         self.embeddings = np.asarray(self.embeddings)[keep]
         self.index.remove_rows(rows)
