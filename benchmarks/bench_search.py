@@ -30,7 +30,7 @@ from pathlib import Path
 
 import numpy as np
 
-from common import REPO, machine, read_eval, real_set, realistic_vectors
+from common import REPO, machine, make_inputs
 
 WORK = Path(__file__).resolve().parent / "_work" / "search"
 QUERIES = [
@@ -40,27 +40,6 @@ QUERIES = [
     "pluralistic human values in language models",
     "robot grasping from point clouds",
 ]
-
-
-def make_inputs(n: int) -> tuple[Path, Path, str]:
-    """papers.jsonl and vectors.npy of ``n`` papers (written once, reused)."""
-    folder = WORK / f"inputs_{n}"
-    papers, vectors_path, about = folder / "papers.jsonl", folder / "vectors.npy", folder / "about.txt"
-    if papers.exists() and vectors_path.exists() and about.exists():
-        return papers, vectors_path, about.read_text()
-    folder.mkdir(parents=True, exist_ok=True)
-    found = real_set()
-    records = found[1] if found else read_eval("paperlists_venues.jsonl.gz")
-    vectors, sources, description = realistic_vectors(n)
-    with open(papers, "w", encoding="utf-8") as handle:
-        for i, source in enumerate(sources):
-            record = records[int(source) % len(records)]
-            # row numbers as ids: paperlists repeats some source ids; the suffix keeps titles unique
-            handle.write(json.dumps({"id": f"p{i}", "title": f"{record['title']} [{i}]",
-                                     "abstract": record["abstract"], "label": record["label"]}) + "\n")
-    np.save(vectors_path, vectors, allow_pickle=False)
-    about.write_text(description)
-    return papers, vectors_path, description
 
 
 def checkout(rev: str) -> Path:
@@ -174,7 +153,7 @@ def main() -> None:
         trees.insert(0, ("before", checkout(args.baseline)))
         print(f"before = {args.baseline}, after = this checkout")
     for n in args.sizes:
-        papers, vectors, description = make_inputs(n)
+        papers, vectors, description = make_inputs(WORK.parent / f"inputs_{n}", n)
         print(f"{n:,} papers (paperlists_venues texts; vectors: {description}); {args.queries} queries:", flush=True)
         for label, source in trees:
             report(label, measure(source, label, papers, vectors, n, args.queries))

@@ -116,3 +116,28 @@ def realistic_vectors(n: int) -> tuple[np.ndarray, np.ndarray, str]:
     sources = np.concatenate([np.arange(len(real)), first])[:n]
     return vectors, sources, (f"{min(n, len(real)):,} real {name} vectors + {extra:,} interpolated "
                               "between real neighbours, each with its source paper's text")
+
+
+def make_inputs(folder: Path, n: int) -> tuple[Path, Path, str]:
+    """``folder``/papers.jsonl and vectors.npy of ``n`` papers (written once, reused).
+
+    Real paperlists_venues titles and abstracts with the vectors of ``realistic_vectors``;
+    ids are row numbers (``p0``, ``p1``, ...) and titles carry ``[row]`` so that papers
+    repeated from one source stay distinct. Returns the paths and a description of the vectors.
+    """
+    papers, vectors_path, about = folder / "papers.jsonl", folder / "vectors.npy", folder / "about.txt"
+    if papers.exists() and vectors_path.exists() and about.exists():
+        return papers, vectors_path, about.read_text()
+    folder.mkdir(parents=True, exist_ok=True)
+    found = real_set()
+    records = found[1] if found else read_eval("paperlists_venues.jsonl.gz")
+    vectors, sources, description = realistic_vectors(n)
+    np.save(vectors_path, vectors, allow_pickle=False)
+    del vectors
+    with open(papers, "w", encoding="utf-8") as handle:
+        for i, source in enumerate(sources):
+            record = records[int(source) % len(records)]
+            handle.write(json.dumps({"id": f"p{i}", "title": f"{record['title']} [{i}]",
+                                     "abstract": record["abstract"], "label": record["label"]}) + "\n")
+    about.write_text(description)
+    return papers, vectors_path, description

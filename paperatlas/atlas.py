@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Iterable, Sequence
 
 import numpy as np
 
+from paperatlas.corpus.columnar import extended
 from paperatlas.corpus.model import Corpus, Paper
 from paperatlas.embed.base import EXTERNAL_MODEL, Embedder, ModelInfo, unit_rows
 from paperatlas.embed.cache import EmbeddingCache, embed_with_cache
@@ -71,15 +72,40 @@ def check_vectors_come_from(embedder: Embedder, corpus: Corpus, vectors: np.ndar
     return cosine
 
 
+CHECK_CHUNK = 65_536
+
+
 def _check_external(embeddings: np.ndarray, n: int) -> np.ndarray:
-    array = np.asarray(embeddings)
+    """Precomputed vectors as unit float32 rows; checked in chunks, and not copied (a memory-mapped
+    ``.npy`` stays mapped) when they are float32 rows of unit length already."""
+    array = embeddings if isinstance(embeddings, np.memmap) else np.asarray(embeddings)
     if array.ndim != 2 or array.shape[0] != n:
         raise PaperatlasError(
             f"precomputed embeddings have shape {array.shape}; expected ({n}, dimension), one row a paper"
         )
-    if not np.isfinite(array).all():
-        raise PaperatlasError("precomputed embeddings contain NaN or infinite values")
-    return unit_rows(array)
+    unit = array.dtype == np.float32 and array.flags.c_contiguous
+    for start in range(0, n, CHECK_CHUNK):
+        chunk = np.asarray(array[start:start + CHECK_CHUNK], dtype=np.float32)
+        if not np.isfinite(chunk).all():
+            raise PaperatlasError("precomputed embeddings contain NaN or infinite values")
+        unit = unit and bool(np.all(np.abs(np.einsum("ij,ij->i", chunk, chunk) - 1.0) < 2e-3))
+    return array if unit else unit_rows(array)
+
+
+class _Clock:
+    """Seconds per stage, for the stage timings a build reports."""
+
+    def __init__(self) -> None:
+        import time
+
+        self._now = time.perf_counter
+        self._last = self._now()
+        self.laps: dict[str, float] = {}
+
+    def lap(self, stage: str) -> None:
+        now = self._now()
+        self.laps[stage] = round(now - self._last, 2)
+        self._last = now
 
 
 class Atlas:
@@ -93,6 +119,7 @@ class Atlas:
         topics: the :class:`~paperatlas.cluster.TopicModel`, or None.
         search_state: what queries need (term statistics, title keys, query embedder).
         last_embedded: how many texts the last build or add embedded (the rest came from the cache).
+        timings: seconds per stage of :meth:`build` (vectors, index, search state, topics).
     """
 
     def __init__(
@@ -111,12 +138,17 @@ class Atlas:
         if topics is not None and len(topics) != len(corpus):
             raise PaperatlasError(f"atlas parts disagree: {len(corpus)} papers, {len(topics)} with topics")
         self.corpus = corpus
-        self.embeddings = embeddings
         self.index = index
         self.model = model
         self.topics = topics
         self.search_state = search_state if search_state is not None else SearchState.of_corpus(corpus)
         self.last_embedded = 0
+        self.timings: dict[str, float] = {}
+
+    @property
+    def embeddings(self) -> np.ndarray:
+        """``(n, d)`` float32 unit vectors, held once by the index (memory-mapped after :meth:`load`)."""
+        return self.index.vectors()
 
     def __len__(self) -> int:
         return len(self.corpus)
@@ -148,7 +180,7 @@ class Atlas:
                 too, it names the model that made them: a few papers are re-embedded to
                 check it, and the atlas records that model, so text queries and ``add``
                 embed with it. Without one the model is recorded as external.
-            index: ``auto``, ``exact`` or ``hnsw``.
+            index: ``auto``, ``exact``, ``ivf`` or ``hnsw`` (see :mod:`paperatlas.index`).
             cache: an :class:`EmbeddingCache`, a folder for one, or ``None`` for no
                 cache (default: the user cache folder).
             show_progress: show a progress bar while embedding.
@@ -158,6 +190,7 @@ class Atlas:
         corpus = corpus if isinstance(corpus, Corpus) else Corpus(corpus)
         if len(corpus) == 0:
             raise PaperatlasError("cannot build an atlas of no papers")
+        clock = _Clock()
         embedded = 0
         if embeddings is not None:
             vectors = _check_external(embeddings, len(corpus))
@@ -176,12 +209,19 @@ class Atlas:
                 show_progress_bar=show_progress,
             )
             model = ModelInfo(embedder.model_id, int(vectors.shape[1]))
-        atlas = cls(corpus, vectors, PaperIndex.build(vectors, index), model)
+        clock.lap("vectors")
+        built = PaperIndex.build(vectors, index)
+        clock.lap("index")
+        state = SearchState.of_corpus(corpus)
+        clock.lap("search state")
+        atlas = cls(corpus, vectors, built, model, search_state=state)
         if embedder is not None:
             atlas.search_state.keep_embedder(embedder)
         atlas.last_embedded = embedded
         if topics is not None and topics is not False:
             atlas.fit_topics(None if topics is True else topics, named)
+            clock.lap("topics")
+        atlas.timings = clock.laps
         return atlas
 
     def use_embedder(self, embedder: Embedder) -> None:
@@ -222,15 +262,15 @@ class Atlas:
                 _open_cache(cache),
                 show_progress_bar=show_progress,
             )
-        start = len(self)
-        self.corpus = Corpus(list(self.corpus) + fresh)
-        self.embeddings = np.concatenate([self.embeddings, vectors]).astype(np.float32)
-        self.index.add(vectors)
-        self.search_state = self.search_state.added(fresh)
-        if self.topics is not None:
+        topics = self.topics
+        if topics is not None:  # voted on before the index grows: no search needs to leave the new rows out
             from paperatlas.cluster.assign import place_new_papers
 
-            self.topics = place_new_papers(self.topics, self.index, self.embeddings[start:], start)
+            topics = place_new_papers(topics, self.index, vectors, len(self))
+        self.search_state = self.search_state.added(fresh, len(self))
+        self.corpus = extended(self.corpus, fresh)
+        self.index.add(vectors)
+        self.topics = topics
         return [paper.id for paper in fresh]
 
     def remove(self, ids: Sequence[str]) -> None:
@@ -242,8 +282,7 @@ class Atlas:
         keep = np.ones(len(self), dtype=bool)
         keep[rows] = False
         removed = self.corpus.papers(rows)
-        self.corpus = Corpus(paper for paper, kept in zip(self.corpus, keep) if kept)
-        self.embeddings = np.asarray(self.embeddings)[keep]
+        self.corpus = self.corpus.subset(keep)
         self.index.remove_rows(rows)
         self.search_state = self.search_state.without(keep, removed)
         if self.topics is not None:
@@ -276,7 +315,8 @@ class Atlas:
         named = list(named)
         embedder = self.search_state.embedder(self.model) if named else None
         topics = fit_atlas_topics(
-            self.embeddings, self.corpus.texts(), self.index, settings, named, embedder, show_progress=show_progress
+            self.embeddings, self.corpus.lazy_texts(), self.index, settings, named, embedder,
+            show_progress=show_progress,
         )
         if keep_ids_from is None and self.topics is not None:
             keep_ids_from = self.topics.labels

@@ -155,11 +155,11 @@ def load_named(path: Path | None) -> list:
 
 
 def load_vectors(path: Path):
-    """A precomputed ``.npy`` array of vectors (no pickle)."""
+    """A precomputed ``.npy`` array of vectors (no pickle), memory-mapped: read as it is used."""
     import numpy as np
 
     try:
-        return np.load(path, allow_pickle=False)
+        return np.load(path, mmap_mode="r", allow_pickle=False)
     except ValueError as exc:
         raise PaperatlasError(f"{path}: not a numeric .npy array ({exc})") from None
 
@@ -190,8 +190,9 @@ def print_json(value: Any) -> None:
 @click.option("--embeddings", "embeddings_path", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               default=None, help="Precomputed embeddings (.npy, one row a paper in input order) "
                                  "instead of a model.")
-@click.option("--index", "index_kind", type=click.Choice(["auto", "exact", "hnsw"]), default="auto",
-              show_default=True, help="Exact flat index, approximate HNSW, or auto (HNSW above 50,000 papers).")
+@click.option("--index", "index_kind", type=click.Choice(["auto", "exact", "ivf", "hnsw"]), default="auto",
+              show_default=True, help="exact search, ivf (compact codes re-ranked exactly), hnsw (a graph "
+                                      "holding a second copy of the vectors), or auto (ivf above 50,000 papers).")
 @click.option("--cache-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Embedding cache folder (default: $PAPERATLAS_CACHE_DIR or ~/.cache/paperatlas).")
 @click.option("--no-cache", is_flag=True, help="Do not read or write the embedding cache.")
@@ -210,8 +211,12 @@ def build(paths: tuple[str, ...], out: Path, model: str | None, device: str, bat
     from paperatlas.atlas import Atlas
     from paperatlas.embed import EmbeddingCache, SentenceTransformerEmbedder
 
+    import time
+
+    started = time.perf_counter()
     settings = topic_settings(options)
     corpus = read_inputs(paths, **options)
+    read_seconds = time.perf_counter() - started
     embeddings = embedder = None
     if embeddings_path is not None:
         embeddings = load_vectors(embeddings_path)
@@ -241,8 +246,17 @@ def build(paths: tuple[str, ...], out: Path, model: str | None, device: str, bat
     if not no_topics:
         counts = ", ".join(f"layer {layer}: {topics.n_topics(layer)}" for layer in range(topics.n_layers))
         click.echo(f"topics: {counts}; noise {topics.noise_share(0):.1%}", err=True)
+    stages = dict(read=read_seconds, **atlas.timings)
+    if not no_topics:
+        stages["topics"] = time.perf_counter() - started - sum(stages.values())
+    saving = time.perf_counter()
     atlas.save(out)
+    stages["save"] = time.perf_counter() - saving
     click.echo(f"wrote atlas of {len(atlas)} papers to {out}", err=True)
+    click.echo("took " + ", ".join(f"{stage} {seconds:.1f} s" for stage, seconds in stages.items()), err=True)
+    if not no_topics and topics.timings:
+        click.echo("topic steps: " + ", ".join(f"{step} {seconds:.1f} s" for step, seconds in topics.timings.items()),
+                   err=True)
 
 
 @main.command()
@@ -449,6 +463,19 @@ def upgrade(atlas_path: Path) -> None:
     atlas = load_atlas(str(atlas_path))
     atlas.save(atlas_path)
     click.echo(f"wrote {atlas_path} as atlas format {FORMAT_VERSION}", err=True)
+
+
+@main.command()
+@click.argument("atlas_path", metavar="ATLAS", type=click.Path(file_okay=False, path_type=Path))
+@handle_errors
+def verify(atlas_path: Path) -> None:
+    """Check every byte of ATLAS against its manifest (a load checks sizes and sampled blocks)."""
+    from paperatlas.store import verify_atlas
+
+    manifest = verify_atlas(atlas_path)
+    total = sum(entry.get("bytes", 0) for entry in manifest.get("files", {}).values())
+    click.echo(f"{atlas_path}: all {len(manifest.get('files', {}))} files match the manifest "
+               f"({total / 1e6:,.1f} MB); {manifest['corpus']['papers']} papers match the corpus hash", err=True)
 
 
 @main.command("mcp")

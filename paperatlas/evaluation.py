@@ -49,7 +49,7 @@ def neighbour_precision(embeddings: np.ndarray, true_labels: Sequence, k: int = 
     """Mean share of each paper's ``k`` nearest neighbours with its label.
 
     Neighbours come from ``index`` (a :class:`paperatlas.index.PaperIndex` over
-    the same rows), by default one built for them (exact up to
+    the same rows), by default ``index.bulk_index`` of them (exact up to
     ``index.EXACT_MAX_ROWS`` rows); self excluded; ``k`` is capped at ``n - 1``.
 
     Args:
@@ -61,7 +61,7 @@ def neighbour_precision(embeddings: np.ndarray, true_labels: Sequence, k: int = 
     Returns:
         The precision in [0, 1] (0.0 for fewer than two papers).
     """
-    from paperatlas.index import PaperIndex, knn_graph
+    from paperatlas.index import bulk_index, knn_graph
 
     true = np.asarray(true_labels)
     n = true.shape[0]
@@ -70,7 +70,7 @@ def neighbour_precision(embeddings: np.ndarray, true_labels: Sequence, k: int = 
     k = min(int(k), n - 1)
     if k < 1:
         return 0.0
-    index = index if index is not None else PaperIndex.build(np.asarray(embeddings, dtype=np.float32))
+    index = index if index is not None else bulk_index(np.asarray(embeddings, dtype=np.float32))
     rows, _ = knn_graph(index, embeddings, k + 1)
     _, codes = np.unique(true, return_inverse=True)
     return float(np.mean(codes[rows[:, 1:]] == codes[:, None]))

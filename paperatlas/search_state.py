@@ -21,6 +21,9 @@ from paperatlas.why import TermStats
 if TYPE_CHECKING:
     from paperatlas.corpus.model import Corpus, Paper
 
+TERM_SAMPLE = 50_000
+"""Above this many papers the term statistics behind "why" come from a seeded sample of this size."""
+
 
 class SearchState:
     """Term statistics, title keys and the query embedder of one atlas.
@@ -40,7 +43,19 @@ class SearchState:
 
     @classmethod
     def of_corpus(cls, corpus: Corpus) -> SearchState:
-        return cls(TermStats.of_texts(corpus.texts()), [normalise_title(t) for t in corpus.column("title")])
+        """Term statistics of the corpus (of a seeded sample of ``TERM_SAMPLE`` papers when it is
+        larger: document frequencies of a sample rank terms alike) and every paper's title key."""
+        texts = corpus.lazy_texts()
+        if len(corpus) > TERM_SAMPLE:
+            rows = np.sort(np.random.default_rng(0).choice(len(corpus), TERM_SAMPLE, replace=False))
+            texts = [texts[int(row)] for row in rows]
+        if corpus.arrow_table is not None:
+            from paperatlas.corpus.columnar import title_keys
+
+            keys = title_keys(corpus.arrow_table.column("title"))
+        else:
+            keys = [normalise_title(t) for t in corpus.column("title")]
+        return cls(TermStats.of_texts(texts), keys)
 
     @property
     def terms(self) -> TermStats:
@@ -85,14 +100,25 @@ class SearchState:
 
     # changes (each returns a new state that keeps the embedder) -------------------
 
-    def added(self, papers: Sequence[Paper]) -> SearchState:
+    def added(self, papers: Sequence[Paper], corpus_size: int | None = None) -> SearchState:
+        """The state with ``papers`` appended to a corpus of ``corpus_size``. Term statistics
+        counted on a sample (see ``TERM_SAMPLE``) count the new papers at the same rate, so the
+        sample stays a uniform one."""
         terms = self._copied_terms()
-        terms.count([paper.text for paper in papers], +1)
+        texts = [paper.text for paper in papers]
+        if corpus_size and terms.documents < corpus_size:
+            rate = terms.documents / corpus_size
+            picked = np.random.default_rng(corpus_size).random(len(texts)) < rate
+            texts = [text for text, keep in zip(texts, picked) if keep]
+        terms.count(texts, +1)
         return self._successor(terms, self.title_keys + [normalise_title(p.title) for p in papers])
 
     def without(self, keep: np.ndarray, removed: Sequence[Paper]) -> SearchState:
+        """The state without the papers where ``keep`` is false. Sampled term statistics are
+        left as they are: which removed papers were in the sample is not known."""
         terms = self._copied_terms()
-        terms.count([paper.text for paper in removed], -1)
+        if terms.documents >= len(keep):
+            terms.count([paper.text for paper in removed], -1)
         keys = [key for key, kept in zip(self.title_keys, keep) if kept]
         return self._successor(terms, keys)
 

@@ -3,10 +3,11 @@
 ``manifest.json`` holds the format name and version, library versions, the
 model, and each file's sha256. The artefacts:
 
-* papers — ``papers.parquet`` (nested or mixed metadata as JSON text), read
-  into a :class:`Corpus` that makes Paper objects on demand;
-* vectors — ``embeddings.npy`` (float32 unit rows, memory-mapped on load);
-* index — ``index.faiss`` (FAISS's own format);
+* papers — ``papers.arrow`` (Arrow IPC; nested or mixed metadata as JSON text),
+  memory-mapped into a :class:`Corpus` that makes Paper objects on demand, and
+  ``paper_ids.npy`` (rows in id order, for finding an id without a dict);
+* vectors — ``embeddings.npy`` (float32 unit rows, memory-mapped on load), the one copy;
+* index — ``index.faiss`` (FAISS's own format), only for approximate indexes;
 * topics — ``topics.parquet`` (one row per layer and topic) and
   ``assignments.parquet`` (labels per layer, membership, map position);
 * search state — ``search_terms.npy`` (hashed document frequencies) and
@@ -14,8 +15,10 @@ model, and each file's sha256. The artefacts:
 
 A save writes a sibling temporary folder, then swaps it in with renames, so a
 crash or Ctrl-C leaves the previous atlas intact. Loading verifies the format
-version and every file's sha256 before anything is read. Format 1 atlases
-(before the search state was saved) are migrated on load.
+version, every file's size, and the sha256 of each file up to 16 MiB (of 64
+sampled blocks for larger ones), so opening a million-paper atlas reads no
+vector; :func:`verify_atlas` (``paperatlas verify``) checks every byte.
+Formats 1 and 2 are read too (format 1 is migrated: it lacks the search state).
 """
 
 from __future__ import annotations
@@ -45,9 +48,10 @@ if TYPE_CHECKING:
     from paperatlas.search_state import SearchState
 
 FORMAT_NAME = "paperatlas-atlas"
-FORMAT_VERSION = 2
-READABLE_VERSIONS = (1, 2)
-"""Format 1 lacks the saved search state (and names exemplars by id); it is migrated on load."""
+FORMAT_VERSION = 3
+READABLE_VERSIONS = (1, 2, 3)
+"""Format 1 lacks the saved search state (and names exemplars by id); it is migrated on load.
+Formats 1-2 keep papers in Parquet and a flat copy of the vectors in ``index.faiss``."""
 MANIFEST = "manifest.json"
 Writers = dict[str, Callable[[Path], None]]
 
@@ -56,12 +60,37 @@ class AtlasFormatError(PaperatlasError):
     """An atlas folder is missing, corrupted, or of an unknown format."""
 
 
+QUICK_HASH_BYTES = 16 << 20
+"""Files up to this size are checked in full on every load; larger ones by size and sampled blocks."""
+SAMPLED_BLOCKS, SAMPLED_BLOCK_BYTES = 64, 1 << 16
+
+
 def sha256_file(path: Path) -> str:
     digest = hashlib.sha256()
     with open(path, "rb") as handle:
         for block in iter(lambda: handle.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()
+
+
+def sampled_sha256(path: Path) -> str:
+    """sha256 of the size and ``SAMPLED_BLOCKS`` evenly spaced blocks: catches a truncated,
+    replaced or rewritten file in milliseconds (a full check is :func:`verify_atlas`)."""
+    size = path.stat().st_size
+    digest = hashlib.sha256(str(size).encode())
+    with open(path, "rb") as handle:
+        for offset in np.linspace(0, max(0, size - SAMPLED_BLOCK_BYTES), SAMPLED_BLOCKS).astype(np.int64):
+            handle.seek(int(offset))
+            digest.update(handle.read(SAMPLED_BLOCK_BYTES))
+    return digest.hexdigest()
+
+
+def file_entry(path: Path) -> dict[str, Any]:
+    """A manifest entry: size, sha256, and for large files the sampled sha256 that loads check."""
+    entry: dict[str, Any] = {"sha256": sha256_file(path), "bytes": path.stat().st_size}
+    if entry["bytes"] > QUICK_HASH_BYTES:
+        entry["sampled_sha256"] = sampled_sha256(path)
+    return entry
 
 
 def library_versions() -> dict[str, str]:
@@ -118,7 +147,7 @@ def write_atlas_folder(path: str | Path, writers: dict[str, Callable[[Path], Non
         files = {}
         for name, write in writers.items():
             write(staging / name)
-            files[name] = {"sha256": sha256_file(staging / name), "bytes": (staging / name).stat().st_size}
+            files[name] = file_entry(staging / name)
         body = dict(manifest, format=FORMAT_NAME, format_version=FORMAT_VERSION, files=files)
         with open(staging / MANIFEST, "w", encoding="utf-8") as handle:
             json.dump(body, handle, indent=2, sort_keys=True)
@@ -142,7 +171,7 @@ def write_atlas_folder(path: str | Path, writers: dict[str, Callable[[Path], Non
 
 
 def read_manifest(path: str | Path, verify: bool = True) -> dict[str, Any]:
-    """The manifest of an atlas folder, after checking its format and (by default) checksums."""
+    """The manifest of an atlas folder, after checking its format and (by default) its files (``_verify``)."""
     folder = Path(path)
     if not folder.is_dir():
         retired = sorted(folder.parent.glob(f".{folder.name}.old-*"))
@@ -172,7 +201,10 @@ def read_manifest(path: str | Path, verify: bool = True) -> dict[str, Any]:
 
 # papers ----------------------------------------------------------------------
 
-PAPERS = "papers.parquet"
+PAPERS = "papers.arrow"
+PAPER_IDS = "paper_ids.npy"
+LEGACY_PAPERS = "papers.parquet"
+"""Formats 1 and 2 kept the papers in Parquet (read whole on load)."""
 
 
 def corpus_hash(corpus: Corpus) -> str:
@@ -190,13 +222,12 @@ def _needs_json(values: list[Any]) -> bool:
     return len({type(v) for v in present}) > 1
 
 
-def papers_writers(corpus: Corpus) -> tuple[Writers, dict[str, Any]]:
-    """The papers file and its manifest entry (which metadata columns hold JSON text)."""
-    if corpus.arrow_table is not None:  # read from an atlas and unchanged: write it back as it is
-        import pyarrow.parquet as pq
+def corpus_table(corpus: Corpus):
+    """``(pyarrow.Table, json_columns)``: the papers as stored (nested or mixed metadata as JSON text)."""
+    if corpus.arrow_table is not None:  # read from an atlas or a columnar reader: stored as it is
+        return corpus.arrow_table, list(corpus.json_columns)
+    import pyarrow as pa
 
-        table = corpus.arrow_table
-        return {PAPERS: lambda p: pq.write_table(table, p)}, _papers_entry(corpus, corpus.json_columns)
     from paperatlas.corpus.model import PAPER_COLUMNS
 
     frame = corpus.to_frame()
@@ -205,23 +236,62 @@ def papers_writers(corpus: Corpus) -> tuple[Writers, dict[str, Any]]:
         if column not in PAPER_COLUMNS and _needs_json(values := frame[column].tolist()):
             json_columns.append(column)
             frame[column] = [None if v is None else json.dumps(v, ensure_ascii=False) for v in values]
-    return {PAPERS: lambda p: frame.to_parquet(p, index=False)}, _papers_entry(corpus, json_columns)
+    return pa.Table.from_pandas(frame, preserve_index=False), json_columns
 
 
-def _papers_entry(corpus: Corpus, json_columns) -> dict[str, Any]:
-    return {"papers": len(corpus), "content_hash": corpus_hash(corpus), "json_columns": list(json_columns)}
+def _write_arrow(table, path: Path) -> None:
+    import pyarrow as pa
+
+    with pa.OSFile(str(path), "wb") as sink, pa.ipc.new_file(sink, table.schema) as writer:
+        writer.write_table(table, max_chunksize=65_536)
+
+
+def id_order(table) -> np.ndarray:
+    """Rows sorted by paper id (code-point order): a binary search finds an id without a dict of all."""
+    import pyarrow.compute as pc
+
+    return pc.sort_indices(table.column("id")).to_numpy().astype(np.int64)
+
+
+def papers_writers(corpus: Corpus) -> tuple[Writers, dict[str, Any]]:
+    """The papers file (Arrow IPC, memory-mapped on load), its id order, and their manifest entry."""
+    table, json_columns = corpus_table(corpus)
+    entry = {"papers": len(corpus), "content_hash": corpus_hash(corpus), "json_columns": json_columns}
+    return {
+        PAPERS: lambda p: _write_arrow(table, p),
+        PAPER_IDS: lambda p: np.save(p, id_order(table), allow_pickle=False),
+    }, entry
 
 
 def read_papers(folder: Path, manifest: dict[str, Any]) -> Corpus:
-    import pyarrow.parquet as pq
+    """The papers, memory-mapped (format 3) or read from Parquet (formats 1-2, checked against the corpus hash)."""
+    import pyarrow as pa
 
     from paperatlas.corpus.model import Corpus
 
     json_columns = manifest["corpus"].get("json_columns", manifest.get("json_columns", []))
-    corpus = Corpus.from_arrow(pq.read_table(folder / PAPERS), json_columns)
-    if len(corpus) != int(manifest["corpus"]["papers"]) or corpus_hash(corpus) != manifest["corpus"]["content_hash"]:
-        raise AtlasFormatError(f"{folder}: papers do not match the manifest's corpus hash")
-    return corpus
+    n = int(manifest["corpus"]["papers"])
+    if PAPERS not in manifest.get("files", {}):
+        import pyarrow.parquet as pq
+
+        corpus = Corpus.from_arrow(pq.read_table(folder / LEGACY_PAPERS), json_columns)
+        if len(corpus) != n or corpus_hash(corpus) != manifest["corpus"]["content_hash"]:
+            raise AtlasFormatError(f"{folder}: papers do not match the manifest's corpus hash")
+        return corpus
+    try:
+        table = pa.ipc.open_file(pa.memory_map(str(folder / PAPERS))).read_all()
+    except pa.ArrowInvalid as exc:
+        raise AtlasFormatError(f"{folder / PAPERS}: not a readable Arrow file ({exc})") from None
+    if table.num_rows != n:
+        raise AtlasFormatError(f"{folder}: {PAPERS} holds {table.num_rows} papers; the manifest says {n}")
+
+    def ids_in_order() -> np.ndarray:
+        order = np.load(_verify(folder, manifest, PAPER_IDS), allow_pickle=False)
+        if order.shape != (n,) or order.dtype != np.int64:
+            raise AtlasFormatError(f"{folder}: {PAPER_IDS} has shape {order.shape}; expected ({n},) int64")
+        return order
+
+    return Corpus.from_arrow(table, json_columns, id_order=ids_in_order)
 
 
 # vectors and index -------------------------------------------------------------
@@ -230,15 +300,26 @@ VECTORS = "embeddings.npy"
 INDEX = "index.faiss"
 
 
-def vectors_writers(vectors: np.ndarray, index: PaperIndex) -> Writers:
-    return {
-        VECTORS: lambda p: np.save(p, np.asarray(vectors, dtype=np.float32), allow_pickle=False),
-        INDEX: index.save,
-    }
+def _save_vectors(path: Path, vectors: np.ndarray, chunk: int = 65_536) -> None:
+    """``np.save`` in chunks, so a memory-mapped source is streamed rather than read whole."""
+    vectors = np.asarray(vectors) if not isinstance(vectors, np.memmap) else vectors
+    out = np.lib.format.open_memmap(path, mode="w+", dtype=np.float32, shape=vectors.shape)
+    for start in range(0, len(vectors), chunk):
+        out[start:start + chunk] = vectors[start:start + chunk]
+    out.flush()
+    del out
 
 
-def read_vectors(folder: Path, model: ModelInfo, n: int) -> tuple[np.ndarray, PaperIndex]:
-    """The vectors (memory-mapped, read-only) and the index, checked against the model and paper count."""
+def vectors_writers(index: PaperIndex) -> Writers:
+    """The vectors, and the index's search structure when it has one (an exact index has none)."""
+    writers: Writers = {VECTORS: lambda p: _save_vectors(p, index.vectors())}
+    if index.kind != "exact":
+        writers[INDEX] = index.save
+    return writers
+
+
+def read_vectors(folder: Path, manifest: dict[str, Any], model: ModelInfo, n: int) -> PaperIndex:
+    """The index over the vectors (memory-mapped, read-only), checked against the model and paper count."""
     from paperatlas.index import PaperIndex
 
     vectors = np.load(folder / VECTORS, mmap_mode="r", allow_pickle=False)
@@ -247,31 +328,27 @@ def read_vectors(folder: Path, model: ModelInfo, n: int) -> tuple[np.ndarray, Pa
             f"{folder}: embeddings of shape {vectors.shape} do not match {n} papers of the manifest's "
             f"{model.dimension}-d model {model.id!r}"
         )
-    index = PaperIndex.load(folder / INDEX)
-    if index.dimension != model.dimension or len(index) != n:
-        raise AtlasFormatError(
-            f"{folder}: the index holds {len(index)} vectors of dimension {index.dimension}; "
-            f"expected {n} of {model.dimension}"
-        )
-    return vectors, index
+    kind = manifest.get("index", {}).get("kind", "exact")
+    structure = None if kind == "exact" else _verify(folder, manifest, INDEX)
+    try:
+        return PaperIndex.load(structure, vectors)
+    except PaperatlasError as exc:
+        raise AtlasFormatError(str(exc)) from None
 
 
 # topics ----------------------------------------------------------------------------
 
-TOPICS, ASSIGNMENTS = "topics.parquet", "assignments.parquet"
+TOPICS = "topics.parquet"
+TOPIC_LABELS, TOPIC_PROBABILITIES, MAP_XY = "topic_labels.npy", "topic_probabilities.npy", "map_xy.npy"
+ASSIGNMENTS = "assignments.parquet"
+"""Formats 1-2 kept the labels, memberships and map positions in one Parquet table."""
 
 
 def topics_writers(topics: TopicModel) -> tuple[Writers, dict[str, Any]]:
     import dataclasses
 
-    import pandas as pd
-
     from paperatlas.cluster.topic_model import TOPIC_COLUMNS
 
-    assignments = pd.DataFrame({f"layer_{layer}": topics.labels[:, layer] for layer in range(topics.n_layers)})
-    assignments["probability"] = topics.probabilities
-    coords = topics.coords if topics.coords is not None else np.full((len(topics), 2), np.nan, np.float32)
-    assignments["x"], assignments["y"] = coords[:, 0], coords[:, 1]
     table = topics.table[list(TOPIC_COLUMNS)].copy()
     table["exemplars"] = [[int(r) for r in rows] for rows in table["exemplars"]]
     entry = {
@@ -281,41 +358,88 @@ def topics_writers(topics: TopicModel) -> tuple[Writers, dict[str, Any]]:
         "exemplars": "rows",
         "map": topics.coords is not None,
     }
-    return {
+    writers: Writers = {
         TOPICS: lambda p: table.to_parquet(p, index=False),
-        ASSIGNMENTS: lambda p: assignments.to_parquet(p, index=False),
-    }, entry
+        TOPIC_LABELS: lambda p: np.save(p, np.asarray(topics.labels, np.int64), allow_pickle=False),
+        TOPIC_PROBABILITIES: lambda p: np.save(p, np.asarray(topics.probabilities, np.float32), allow_pickle=False),
+    }
+    if topics.coords is not None:
+        writers[MAP_XY] = lambda p: np.save(p, np.asarray(topics.coords, np.float32), allow_pickle=False)
+    return writers, entry
 
 
-def read_topics(folder: Path, entry: dict[str, Any], corpus: Corpus) -> TopicModel:
-    import pandas as pd
+def read_topics(folder: Path, manifest: dict[str, Any], corpus: Corpus) -> TopicModel:
+    """The saved topics. Read with pyarrow alone: the topic table becomes a DataFrame (importing
+    pandas) only when something asks for it; the names a query shows are ready without it."""
+    import pyarrow.parquet as pq
 
     from paperatlas.cluster.naming import NamedTopic
     from paperatlas.cluster.settings import TopicSettings
     from paperatlas.cluster.topic_model import TopicModel
 
-    table = pd.read_parquet(folder / TOPICS)
-    assignments = pd.read_parquet(folder / ASSIGNMENTS)
-    layers = int(entry["layers"])
-    if len(assignments) != len(corpus):
-        raise AtlasFormatError(f"{folder}: {ASSIGNMENTS} has {len(assignments)} rows for {len(corpus)} papers")
-    if entry.get("exemplars") == "rows":
-        table["exemplars"] = table["exemplars"].map(lambda rows: [int(r) for r in rows])
-    else:  # format 1: exemplars by paper id, and an id column in the assignments
-        if list(assignments["id"]) != corpus.ids:
-            raise AtlasFormatError(f"{folder}: {ASSIGNMENTS} does not list the atlas's papers in order")
-        row_of = {paper_id: row for row, paper_id in enumerate(corpus.ids)}
-        table["exemplars"] = table["exemplars"].map(lambda ids: [row_of[i] for i in ids if i in row_of])
-    for column in ("keyterms", "keyterm_scores"):
-        table[column] = table[column].map(list)
-    return TopicModel(
-        labels=assignments[[f"layer_{i}" for i in range(layers)]].to_numpy(np.int64),
-        probabilities=assignments["probability"].to_numpy(np.float32),
-        coords=assignments[["x", "y"]].to_numpy(np.float32) if entry.get("map", True) else None,
+    entry = manifest["topics"]
+    topics = pq.ParquetFile(folder / TOPICS).read()  # read_table would import pandas
+    layers, n = int(entry["layers"]), len(corpus)
+    row_of: dict[str, int] | None = None
+    if ASSIGNMENTS in manifest.get("files", {}):  # formats 1-2
+        assignments = pq.ParquetFile(folder / ASSIGNMENTS).read()
+        if assignments.num_rows != n:
+            raise AtlasFormatError(f"{folder}: {ASSIGNMENTS} has {assignments.num_rows} rows for {n} papers")
+        if entry.get("exemplars") != "rows":  # format 1: exemplars by paper id, and an id column in the assignments
+            if assignments.column("id").to_pylist() != corpus.ids:
+                raise AtlasFormatError(f"{folder}: {ASSIGNMENTS} does not list the atlas's papers in order")
+            row_of = {paper_id: row for row, paper_id in enumerate(corpus.ids)}
+
+        def column(name: str, dtype) -> np.ndarray:
+            return assignments.column(name).to_numpy().astype(dtype)
+
+        labels = np.stack([column(f"layer_{i}", np.int64) for i in range(layers)], axis=1).reshape(-1, layers)
+        probabilities = column("probability", np.float32)
+        coords = np.stack([column("x", np.float32), column("y", np.float32)], axis=1)
+    else:
+        labels = _array(folder, TOPIC_LABELS, (n, layers), np.int64)
+        probabilities = _array(folder, TOPIC_PROBABILITIES, (n,), np.float32)
+        coords = _array(folder, MAP_XY, (n, 2), np.float32) if entry.get("map", True) else None
+
+    def table():
+        frame = topics.to_pandas()
+        if row_of is None:
+            frame["exemplars"] = frame["exemplars"].map(lambda rows: [int(r) for r in rows])
+        else:
+            frame["exemplars"] = frame["exemplars"].map(lambda ids: [row_of[i] for i in ids if i in row_of])
+        for column in ("keyterms", "keyterm_scores"):
+            frame[column] = frame[column].map(list)
+        return frame
+
+    model = TopicModel(
+        labels=labels,
+        probabilities=probabilities,
+        coords=coords if entry.get("map", True) else None,
         table=table,
         settings=TopicSettings.from_plain(entry.get("settings", {})),
         named=tuple(NamedTopic(t["name"], t["description"]) for t in entry.get("named_topics", [])),
     )
+    model.__dict__["_names"] = _names_by_layer(topics, layers)
+    return model
+
+
+def _array(folder: Path, name: str, shape: tuple[int, ...], dtype) -> np.ndarray:
+    """A saved ``.npy`` array, memory-mapped, checked for shape and type."""
+    array = np.load(folder / name, mmap_mode="r", allow_pickle=False)
+    if array.shape != shape or array.dtype != dtype:
+        raise AtlasFormatError(f"{folder / name}: {array.dtype} array of shape {array.shape}; expected {shape} {np.dtype(dtype)}")
+    return array
+
+
+def _names_by_layer(topics, layers: int) -> dict[int, dict[int, str]]:
+    """``TopicModel.names_at``'s cache, from the topic table as Arrow: largest topic first."""
+    columns = {name: topics.column(name).to_pylist() for name in ("layer", "topic_id", "size", "name")}
+    names: dict[int, dict[int, str]] = {layer: {} for layer in range(layers)}
+    rows = sorted(range(topics.num_rows), key=lambda r: (columns["layer"][r], -columns["size"][r],
+                                                          columns["topic_id"][r]))
+    for row in rows:
+        names.setdefault(int(columns["layer"][row]), {})[int(columns["topic_id"][row])] = columns["name"][row]
+    return names
 
 
 def read_topic_labels(path: str | Path) -> tuple[list[str], np.ndarray]:
@@ -326,12 +450,20 @@ def read_topic_labels(path: str | Path) -> tuple[list[str], np.ndarray]:
     manifest = read_manifest(folder, verify=False)
     if not manifest.get("topics"):
         raise AtlasFormatError(f"{folder}: the atlas has no topics to keep ids from")
-    for name in (PAPERS, ASSIGNMENTS):
-        _verify(folder, manifest, name)
-    ids = pq.read_table(folder / PAPERS, columns=["id"]).column("id").to_pylist()
+    if PAPERS in manifest.get("files", {}):
+        import pyarrow as pa
+
+        reader = pa.ipc.open_file(pa.memory_map(str(_verify(folder, manifest, PAPERS))))
+        ids = reader.read_all().column("id").to_pylist()
+    else:
+        ids = pq.read_table(_verify(folder, manifest, LEGACY_PAPERS), columns=["id"]).column("id").to_pylist()
     layers = int(manifest["topics"]["layers"])
-    table = pq.read_table(folder / ASSIGNMENTS, columns=[f"layer_{i}" for i in range(layers)])
-    labels = np.stack([table.column(i).to_numpy() for i in range(layers)], axis=1).astype(np.int64)
+    if ASSIGNMENTS in manifest.get("files", {}):
+        table = pq.read_table(_verify(folder, manifest, ASSIGNMENTS), columns=[f"layer_{i}" for i in range(layers)])
+        labels = np.stack([table.column(i).to_numpy() for i in range(layers)], axis=1).astype(np.int64)
+    else:
+        _verify(folder, manifest, TOPIC_LABELS)
+        labels = np.array(_array(folder, TOPIC_LABELS, (len(ids), layers), np.int64))
     return ids, labels
 
 
@@ -370,7 +502,7 @@ def read_search_state(folder: Path, manifest: dict[str, Any], n: int) -> SearchS
     def titles() -> list[str]:
         import pyarrow.parquet as pq
 
-        keys = pq.read_table(_verify(folder, manifest, SEARCH_TITLES)).column("title_key").to_pylist()
+        keys = pq.ParquetFile(_verify(folder, manifest, SEARCH_TITLES)).read().column("title_key").to_pylist()
         if len(keys) != n:
             raise AtlasFormatError(f"{folder}: {SEARCH_TITLES} has {len(keys)} titles for {n} papers")
         return keys
@@ -398,7 +530,7 @@ def write_atlas(path: str | Path, parts: AtlasParts) -> None:
     from paperatlas._version import __version__
 
     writers, corpus_entry = papers_writers(parts.corpus)
-    writers.update(vectors_writers(parts.vectors, parts.index))
+    writers.update(vectors_writers(parts.index))
     search_files, search_entry = search_writers(parts.search_state)
     writers.update(search_files)
     topics_entry = None
@@ -430,8 +562,9 @@ def read_atlas(path: str | Path) -> AtlasParts:
             bool(manifest["model"].get("external", False)),
         )
         corpus = read_papers(folder, manifest)
-        vectors, index = read_vectors(folder, model, len(corpus))
-        topics = read_topics(folder, manifest["topics"], corpus) if manifest.get("topics") else None
+        index = read_vectors(folder, manifest, model, len(corpus))
+        vectors = index.vectors()
+        topics = read_topics(folder, manifest, corpus) if manifest.get("topics") else None
     except (KeyError, TypeError, ValueError, OSError) as exc:
         raise AtlasFormatError(f"{folder}: unreadable atlas ({type(exc).__name__}: {exc})") from None
     if manifest.get("search") is None:
@@ -454,11 +587,35 @@ def _migrated_search_state(folder: Path, corpus: Corpus, manifest: dict[str, Any
     return state
 
 
-def _verify(folder: Path, manifest: dict[str, Any], name: str) -> Path:
+def _verify(folder: Path, manifest: dict[str, Any], name: str, full: bool = False) -> Path:
+    """Check one file against the manifest: its size, and its sha256 (of sampled blocks only for
+    files above ``QUICK_HASH_BYTES``, unless ``full``)."""
     entry = manifest.get("files", {}).get(name)
     file = folder / name
     if entry is None or not file.exists():
         raise AtlasFormatError(f"{file}: missing from the atlas")
-    if sha256_file(file) != entry.get("sha256"):
+    if "bytes" in entry and file.stat().st_size != entry["bytes"]:
+        raise AtlasFormatError(f"{file}: corrupted ({file.stat().st_size} bytes; the manifest says {entry['bytes']})")
+    if not full and "sampled_sha256" in entry:
+        matches = sampled_sha256(file) == entry["sampled_sha256"]
+    else:
+        matches = sha256_file(file) == entry.get("sha256")
+    if not matches:
         raise AtlasFormatError(f"{file}: corrupted (checksum does not match the manifest)")
     return file
+
+
+def verify_atlas(path: str | Path) -> dict[str, Any]:
+    """Check every file of an atlas in full (sha256 of each, then the papers against the corpus hash).
+
+    Loading checks large files by size and sampled blocks only; this reads everything.
+    Returns the manifest; raises :class:`AtlasFormatError` at the first mismatch.
+    """
+    folder = Path(path)
+    manifest = read_manifest(folder, verify=False)
+    for name in manifest.get("files", {}):
+        _verify(folder, manifest, name, full=True)
+    corpus = read_papers(folder, manifest)
+    if corpus_hash(corpus) != manifest["corpus"]["content_hash"]:
+        raise AtlasFormatError(f"{folder}: papers do not match the manifest's corpus hash")
+    return manifest

@@ -16,6 +16,7 @@ from paperatlas.atlas import Atlas
 from paperatlas.corpus import Corpus, Paper
 from paperatlas.embed import FakeEmbedder
 from paperatlas.errors import PaperatlasError
+from paperatlas import store
 from paperatlas.store import FORMAT_VERSION, AtlasFormatError
 
 
@@ -58,7 +59,8 @@ def test_manifest_records_versions_model_hashes(saved):
     assert {"numpy", "faiss-cpu"} <= manifest["libraries"].keys()
     assert manifest["model"] == {"id": "fake-hashing-384", "dimension": 384, "external": False}
     assert manifest["corpus"]["papers"] == 30 and len(manifest["corpus"]["content_hash"]) == 64
-    assert set(manifest["files"]) == {"papers.parquet", "embeddings.npy", "index.faiss", "search_terms.npy", "search_titles.parquet"}
+    assert set(manifest["files"]) == {"papers.arrow", "paper_ids.npy", "embeddings.npy", "search_terms.npy",
+                                      "search_titles.parquet"}  # an exact index keeps no file: the vectors are stored once
     assert all(len(entry["sha256"]) == 64 for entry in manifest["files"].values())
     assert not list(saved.glob("*.pkl"))
 
@@ -68,14 +70,14 @@ def test_embeddings_load_without_pickle(saved):
     assert array.dtype == np.float32 and array.shape == (30, 384)
 
 
-@pytest.mark.parametrize("name", ["papers.parquet", "embeddings.npy", "index.faiss"])
+@pytest.mark.parametrize("name", ["papers.arrow", "embeddings.npy"])
 def test_missing_file_is_a_clear_error(saved, name):
     (saved / name).unlink()
     with pytest.raises(AtlasFormatError, match=f"{name}: missing"):
         Atlas.load(saved)
 
 
-@pytest.mark.parametrize("name", ["papers.parquet", "embeddings.npy", "index.faiss"])
+@pytest.mark.parametrize("name", ["papers.arrow", "embeddings.npy"])
 def test_corrupted_file_is_caught_by_its_checksum(saved, name):
     path = saved / name
     data = bytearray(path.read_bytes())
@@ -113,10 +115,63 @@ def test_dimension_in_manifest_must_match_the_vectors(saved):
         Atlas.load(saved)
 
 
-def test_papers_must_match_the_corpus_hash(saved):
+def test_full_verification_checks_the_papers_against_the_corpus_hash(saved):
     edit_manifest(saved, lambda m: m["corpus"].update(content_hash="0" * 64))
+    Atlas.load(saved)  # a load does not read every paper
     with pytest.raises(AtlasFormatError, match="corpus hash"):
-        Atlas.load(saved)
+        store.verify_atlas(saved)
+
+
+def test_large_files_are_checked_by_size_and_sampled_blocks_on_load(saved, tmp_path, monkeypatch):
+    monkeypatch.setattr(store, "QUICK_HASH_BYTES", 1024)  # every file counts as large
+    atlas = Atlas.load(saved)
+    atlas.save(tmp_path / "big")
+    manifest = json.loads((tmp_path / "big" / "manifest.json").read_text())
+    assert "sampled_sha256" in manifest["files"]["embeddings.npy"]
+    path = tmp_path / "big" / "embeddings.npy"
+    data = bytearray(path.read_bytes())
+    data[-5] ^= 0xFF  # the last block is always sampled
+    path.write_bytes(bytes(data))
+    with pytest.raises(AtlasFormatError, match="embeddings.npy: corrupted"):
+        Atlas.load(tmp_path / "big")
+    data[-5] ^= 0xFF
+    data[len(data) // 2 + 7] ^= 0xFF  # between sampled blocks: only the full check reads it
+    path.write_bytes(bytes(data))
+    with pytest.raises(AtlasFormatError, match="embeddings.npy: corrupted"):
+        store.verify_atlas(tmp_path / "big")
+    from click.testing import CliRunner
+
+    from paperatlas.cli import main
+
+    result = CliRunner().invoke(main, ["verify", str(tmp_path / "big")])
+    assert result.exit_code == 1 and "embeddings.npy: corrupted" in result.output
+    path.write_bytes(bytes(data[:-100]))
+    with pytest.raises(AtlasFormatError, match="embeddings.npy: corrupted .* bytes"):
+        Atlas.load(tmp_path / "big")
+    assert CliRunner().invoke(main, ["verify", str(saved)]).exit_code == 0
+
+
+def test_an_approximate_index_is_saved_and_checked(tmp_path):
+    papers = small_corpus(300)
+    atlas = Atlas.build(papers, FakeEmbedder(), index="ivf", cache=None)
+    atlas.save(tmp_path / "ivf")
+    loaded = Atlas.load(tmp_path / "ivf")
+    assert loaded.index.kind == "ivf"
+    assert [hit["id"] for hit in loaded.similar(papers[3].id, k=5, by="id")] == \
+        [hit["id"] for hit in atlas.similar(papers[3].id, k=5, by="id")]
+    (tmp_path / "ivf" / "index.faiss").write_bytes(b"junk")
+    with pytest.raises(AtlasFormatError, match="index.faiss: corrupted"):
+        Atlas.load(tmp_path / "ivf")
+
+
+def test_ids_are_found_by_binary_search_without_a_dict_of_all(saved):
+    atlas = Atlas.load(saved)
+    ids = atlas.corpus.ids
+    for row in (0, 7, len(ids) - 1):
+        assert atlas.corpus.row(ids[row]) == row and ids[row] in atlas.corpus
+    assert "no-such-id" not in atlas.corpus and atlas.corpus._rows is None
+    with pytest.raises(KeyError):
+        atlas.corpus.row("no-such-id")
 
 
 def test_loading_with_another_model_is_refused(saved):

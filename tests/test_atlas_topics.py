@@ -86,7 +86,7 @@ def test_hierarchy_layers_are_consistent(fitted):
 def test_persistence_round_trip_keeps_topics(fitted, tmp_path):
     fitted.save(tmp_path / "a")
     manifest = json.loads((tmp_path / "a" / "manifest.json").read_text())
-    assert {"topics.parquet", "assignments.parquet"} <= set(manifest["files"])
+    assert {"topics.parquet", "topic_labels.npy", "topic_probabilities.npy", "map_xy.npy"} <= set(manifest["files"])
     loaded = Atlas.load(tmp_path / "a")
     np.testing.assert_array_equal(loaded.topics.labels, fitted.topics.labels)
     np.testing.assert_array_equal(loaded.topics.coords, fitted.topics.coords)

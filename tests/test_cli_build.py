@@ -10,6 +10,7 @@ import pytest
 from click.testing import CliRunner
 
 from paperatlas.cli import main
+from paperatlas.store import FORMAT_VERSION
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -38,7 +39,7 @@ def test_build_with_precomputed_embeddings_and_info(external_atlas):
     noise = summary.pop("noise_share")
     assert summary == {
         "papers": 350, "model": "external", "dimension": 16, "external_embeddings": True,
-        "index": "exact", "format_version": 2,
+        "index": "exact", "format_version": FORMAT_VERSION,
     }
     assert set(topics) == {"layer_0", "layer_1"} and topics["layer_0"] >= topics["layer_1"] >= 1
     assert 0.0 <= noise <= 1.0
@@ -60,7 +61,8 @@ def test_topic_options_reach_the_topic_stage(tmp_path, bundled_corpus):
         assert result.exit_code == 0, result.output
         summary = json.loads(CliRunner().invoke(main, ["info", str(out), "--json"]).output)
         assert set(summary["topics"]) == {"layer_0", "layer_1", "layer_2"}
-        labels = pd.read_parquet(out / "assignments.parquet")
+        saved = np.load(out / "topic_labels.npy", allow_pickle=False)
+        labels = pd.DataFrame({f"layer_{i}": saved[:, i] for i in range(saved.shape[1])})
         assert (labels.layer_0 >= 0).sum() >= 6 and labels.layer_0.value_counts().drop(-1, errors="ignore").min() >= 6
         if themes == "regions":
             assert (labels.layer_1 >= 0).all() and (labels.layer_2 >= 0).all()
@@ -90,11 +92,11 @@ def test_build_rejects_misaligned_embeddings(tmp_path):
 
 
 def test_info_on_damaged_atlas_is_one_line(external_atlas):
-    (external_atlas / "index.faiss").write_bytes(b"junk")
+    (external_atlas / "embeddings.npy").write_bytes(b"junk")
     result = run("info", str(external_atlas))
     assert result.returncode == 1
     assert result.stderr.strip().count("\n") == 0
-    assert "index.faiss: corrupted" in result.stderr and "Traceback" not in result.stderr
+    assert "embeddings.npy: corrupted" in result.stderr and "Traceback" not in result.stderr
 
 
 def test_unknown_model_is_a_clear_error_without_download(tmp_path):

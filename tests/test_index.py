@@ -7,12 +7,20 @@ from paperatlas.errors import PaperatlasError
 from paperatlas.index import EXACT_MAX_ROWS, PaperIndex, choose_kind
 
 
+def clustered(n: int, d: int = 64, seed: int = 0) -> np.ndarray:
+    """Unit vectors around 50 shared centres (seed 0), like embeddings of a few fields."""
+    centres = np.random.default_rng(0).standard_normal((50, d)).astype(np.float32)
+    rng = np.random.default_rng(seed)
+    x = centres[rng.integers(0, 50, n)] + 0.6 * rng.standard_normal((n, d)).astype(np.float32)
+    return x / np.linalg.norm(x, axis=1, keepdims=True)
+
+
 def unit(n: int, d: int = 32, seed: int = 0) -> np.ndarray:
     x = np.random.default_rng(seed).standard_normal((n, d)).astype(np.float32)
     return x / np.linalg.norm(x, axis=1, keepdims=True)
 
 
-@pytest.mark.parametrize("kind", ["exact", "hnsw"])
+@pytest.mark.parametrize("kind", ["exact", "ivf", "hnsw"])
 def test_each_vector_finds_itself_first(kind):
     x = unit(300)
     index = PaperIndex.build(x, kind)
@@ -22,7 +30,7 @@ def test_each_vector_finds_itself_first(kind):
     assert (np.diff(scores, axis=1) <= 1e-6).all()  # best first
 
 
-@pytest.mark.parametrize("kind", ["exact", "hnsw"])
+@pytest.mark.parametrize("kind", ["exact", "ivf", "hnsw"])
 def test_k_beyond_size_returns_every_row_never_minus_one(kind):
     x = unit(7)
     scores, rows = PaperIndex.build(x, kind).search(x[:2], 50)
@@ -31,16 +39,29 @@ def test_k_beyond_size_returns_every_row_never_minus_one(kind):
     assert sorted(rows[0]) == list(range(7))
 
 
-def test_hnsw_agrees_with_exact_search():
-    x = unit(3000, d=64, seed=1)
-    queries = unit(100, d=64, seed=2)
-    _, exact = PaperIndex.build(x, "exact").search(queries, 10)
-    _, approx = PaperIndex.build(x, "hnsw").search(queries, 10)
+@pytest.mark.parametrize("kind", ["ivf", "hnsw"])
+def test_approximate_search_agrees_with_exact_search(kind):
+    x = clustered(6000, seed=1)
+    queries = clustered(200, seed=2)
+    exact_scores, exact = PaperIndex.build(x, "exact").search(queries, 10)
+    scores, approx = PaperIndex.build(x, kind).search(queries, 10)
     recall = np.mean([len(set(a) & set(b)) / 10 for a, b in zip(exact, approx)])
     assert recall >= 0.95
+    found = exact == approx
+    np.testing.assert_allclose(scores[found], exact_scores[found], atol=1e-5)  # re-ranked: exact scores
 
 
-@pytest.mark.parametrize("kind", ["exact", "hnsw"])
+def test_ivf_keeps_compact_codes_not_a_second_copy_of_the_vectors(tmp_path):
+    x = clustered(6000, seed=3)
+    index = PaperIndex.build(x, "ivf")
+    assert index.vectors() is x  # the one copy is the caller's
+    index.save(tmp_path / "index.faiss")
+    assert (tmp_path / "index.faiss").stat().st_size < x.nbytes / 4
+    _, rows = index.search(x[:100], 10, rows_below=3000)
+    assert (rows < 3000).all() and (rows[:50, 0] == np.arange(50)).all()
+
+
+@pytest.mark.parametrize("kind", ["exact", "ivf", "hnsw"])
 def test_remove_rows_keeps_the_order_of_the_rest(kind):
     x = unit(50)
     index = PaperIndex.build(x, kind)
@@ -51,7 +72,7 @@ def test_remove_rows_keeps_the_order_of_the_rest(kind):
     assert (rows[:, 0] == np.arange(47)).all()
 
 
-@pytest.mark.parametrize("kind", ["exact", "hnsw"])
+@pytest.mark.parametrize("kind", ["exact", "ivf", "hnsw"])
 def test_add_appends_without_rebuild(kind):
     x = unit(40)
     index = PaperIndex.build(x[:30], kind)
@@ -60,12 +81,17 @@ def test_add_appends_without_rebuild(kind):
     assert len(index) == 40 and rows[0, 0] == 35
 
 
-@pytest.mark.parametrize("kind", ["exact", "hnsw"])
+@pytest.mark.parametrize("kind", ["exact", "ivf", "hnsw"])
 def test_save_load_round_trip(tmp_path, kind):
     x = unit(100)
     index = PaperIndex.build(x, kind)
-    index.save(tmp_path / "index.faiss")
-    loaded = PaperIndex.load(tmp_path / "index.faiss")
+    if kind == "exact":
+        with pytest.raises(PaperatlasError, match="no search structure"):
+            index.save(tmp_path / "index.faiss")
+        loaded = PaperIndex.load(None, x)
+    else:
+        index.save(tmp_path / "index.faiss")
+        loaded = PaperIndex.load(tmp_path / "index.faiss", x)
     assert loaded.kind == kind and len(loaded) == 100 and loaded.dimension == 32
     np.testing.assert_array_equal(index.search(x[:5], 5)[1], loaded.search(x[:5], 5)[1])
 
@@ -74,7 +100,7 @@ def test_load_rejects_a_file_that_is_not_an_index(tmp_path):
     bad = tmp_path / "index.faiss"
     bad.write_bytes(b"not faiss at all")
     with pytest.raises(PaperatlasError, match="not a readable FAISS index"):
-        PaperIndex.load(bad)
+        PaperIndex.load(bad, unit(10))
 
 
 def test_wrong_dimension_and_kind_are_errors():
@@ -87,4 +113,4 @@ def test_wrong_dimension_and_kind_are_errors():
 
 def test_auto_switches_to_approximate_above_the_documented_size():
     assert choose_kind("auto", EXACT_MAX_ROWS) == "exact"
-    assert choose_kind("auto", EXACT_MAX_ROWS + 1) == "hnsw"
+    assert choose_kind("auto", EXACT_MAX_ROWS + 1) == "ivf"

@@ -47,7 +47,7 @@ def test_upgrade_rewrites_it_in_the_current_format(old_atlas, tmp_path):
     result = CliRunner().invoke(main, ["upgrade", str(old_atlas)])
     assert result.exit_code == 0, result.output
     manifest = json.loads((old_atlas / "manifest.json").read_text())
-    assert manifest["format_version"] == FORMAT_VERSION == 2
+    assert manifest["format_version"] == FORMAT_VERSION == 3
     assert {"search_terms.npy", "search_titles.parquet"} <= set(manifest["files"])
     after = Atlas.load(old_atlas)
     assert after.corpus.ids == before.corpus.ids

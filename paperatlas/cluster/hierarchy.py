@@ -38,22 +38,30 @@ THEME_METHODS = ("regions",) + LINKAGES
 """Ways to build the coarse layers: ``region_layers`` or a ``build_layers`` linkage."""
 
 
-def default_coarse_sizes(n_topics: int, n_layers: int = 2) -> list[int]:
+MAP_THEMES = 12
+"""By default coarse layers are added until one has at most this many themes (a map's legend)."""
+
+
+def default_coarse_sizes(n_topics: int, n_layers: int | None = None) -> list[int]:
     """Theme counts of the coarse layers: repeated square roots of the topic count.
 
     40 topics with 3 layers give ``[6, 2]``; counts below 2 or not smaller
-    than the layer beneath are left out, so fewer layers may result.
+    than the layer beneath are left out, so fewer layers may result. Without
+    ``n_layers``, layers are added until one has at most ``MAP_THEMES`` themes
+    (913 topics give ``[30, 5]``; 54 give ``[7]``).
 
     Args:
         n_topics: Fine topics in layer 0.
-        n_layers: Total layers wanted, layer 0 included.
+        n_layers: Total layers wanted, layer 0 included (None: down to ``MAP_THEMES``).
 
     Returns:
         Decreasing theme counts, one per coarse layer.
     """
     sizes: list[int] = []
     current = n_topics
-    for _ in range(max(0, n_layers - 1)):
+    for _ in range(max(0, (n_layers if n_layers is not None else n_topics) - 1)):
+        if n_layers is None and sizes and current <= MAP_THEMES:
+            break
         nxt = int(round(math.sqrt(current)))
         if nxt < 2 or nxt >= current:
             break
@@ -176,7 +184,7 @@ def build_layers(
     labels: np.ndarray,
     coarse_sizes: Sequence[int] | None = None,
     *,
-    n_layers: int = 2,
+    n_layers: int | None = None,
     linkage: str = "ward",
 ) -> list[np.ndarray]:
     """Labels per layer: the fine topics, then coarser themes.
@@ -278,7 +286,7 @@ def region_layers(
     labels: np.ndarray,
     coarse_sizes: Sequence[int] | None = None,
     *,
-    n_layers: int = 2,
+    n_layers: int | None = None,
     min_piece: int = 5,
     random_state: int | None = 42,
 ) -> list[np.ndarray]:

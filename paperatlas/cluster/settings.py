@@ -36,7 +36,8 @@ class TopicSettings:
         n_keyterms: Key terms kept per topic.
         n_exemplars: Exemplar papers per topic.
         coarse_sizes: Theme counts of the coarse layers (``default_coarse_sizes``).
-        n_layers: Layers, fine included, when ``coarse_sizes`` is None.
+        n_layers: Layers, fine included, when ``coarse_sizes`` is None (None: down to a
+            layer of at most ``hierarchy.MAP_THEMES`` themes, e.g. 913 → 30 → 5 topics).
         themes: How the coarse layers are built (``hierarchy``): "regions"
             (k-means regions of the clustering space; themes cover every
             paper, noise included), or "ward" / "average" (merges of whole
@@ -65,7 +66,7 @@ class TopicSettings:
     n_keyterms: int = 10
     n_exemplars: int = 5
     coarse_sizes: tuple[int, ...] | None = None
-    n_layers: int = 2
+    n_layers: int | None = None
     themes: str = "regions"
     reassign_threshold: float | None = None
     make_map: bool = True
@@ -84,7 +85,7 @@ class TopicSettings:
             raise PaperatlasError(f"min_samples must be at least 1, got {self.min_samples}")
         if self.n_keyterms < 1 or self.n_exemplars < 1:
             raise PaperatlasError("n_keyterms and n_exemplars must be at least 1")
-        if self.n_layers < 1:
+        if self.n_layers is not None and self.n_layers < 1:
             raise PaperatlasError(f"n_layers must be at least 1, got {self.n_layers}")
         if self.themes not in THEME_METHODS:
             raise PaperatlasError(f"themes must be one of {THEME_METHODS}, got {self.themes!r}")

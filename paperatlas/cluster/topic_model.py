@@ -28,6 +28,25 @@ TOPIC_COLUMNS = ("layer", "topic_id", "size", "parent", "name", "keyterms", "key
 layer), ``exemplars`` are paper rows."""
 
 
+class _LoadedOnUse:
+    """A dataclass field that may be given as a zero-argument loader, called on first access
+    (a saved atlas's topic table becomes a DataFrame only when something asks for it)."""
+
+    def __set_name__(self, owner, name: str) -> None:
+        self.slot = f"_{name}_value"
+
+    def __get__(self, obj, owner=None):
+        if obj is None:
+            raise AttributeError("no default")  # the field stays required
+        value = obj.__dict__[self.slot]
+        if callable(value):
+            value = obj.__dict__[self.slot] = value()
+        return value
+
+    def __set__(self, obj, value) -> None:
+        obj.__dict__[self.slot] = value
+
+
 @dataclass
 class TopicModel:
     """Layered topics of a corpus.
@@ -38,7 +57,7 @@ class TopicModel:
             ``themes="ward"`` or ``"average"``); fitted ids are 0..t-1 by size.
         probabilities: ``(n,)`` HDBSCAN membership strength (0 for papers added later).
         coords: ``(n, 2)`` map coordinates (None when ``make_map`` is off).
-        table: One row per (layer, topic): see ``TOPIC_COLUMNS``.
+        table: One row per (layer, topic): see ``TOPIC_COLUMNS`` (may be passed as a loader).
         settings: The settings used.
         named: The user's named topics the names were guided by.
         centroids: Per layer, ``(t, d)`` unit centroids, row = topic id
@@ -50,7 +69,7 @@ class TopicModel:
     labels: np.ndarray
     probabilities: np.ndarray
     coords: np.ndarray | None
-    table: "pd.DataFrame"
+    table: "pd.DataFrame" = _LoadedOnUse()  # type: ignore[assignment]
     settings: TopicSettings = field(default_factory=TopicSettings)
     named: tuple["NamedTopic", ...] = ()
     centroids: list[np.ndarray] | None = None
@@ -171,7 +190,11 @@ class TopicModel:
 
     def _with_rows(self, **arrays: Any) -> TopicModel:
         new = dataclasses.replace(self, reduced=None, **arrays)
-        sizes = [int(np.sum(new.labels[:, int(layer)] == int(topic)))
+        counts = []
+        for layer in range(new.n_layers):
+            labels = np.asarray(new.labels[:, layer])
+            counts.append(np.bincount(labels[labels >= 0]) if (labels >= 0).any() else np.zeros(0, np.int64))
+        sizes = [int(counts[int(layer)][int(topic)]) if 0 <= int(topic) < len(counts[int(layer)]) else 0
                  for layer, topic in zip(new.table["layer"], new.table["topic_id"])]
         new.table["size"] = np.asarray(sizes, dtype=np.int64)
         return new

@@ -59,6 +59,8 @@ if TYPE_CHECKING:
     from paperatlas.embed.base import Embedder
 
 FIT_STEPS = ("knn", "reduce", "cluster", "hierarchy", "map", "vectorize", "represent")
+VOTE_CHUNK = 100_000
+"""Papers outside a fitting sample whose vectors are read (and voted on) at a time."""
 """The steps of ``fit_topics``, in order (keys of ``TopicModel.timings``)."""
 
 
@@ -306,32 +308,36 @@ def fit_atlas_topics(
     Args:
         embeddings: ``(n, d)`` unit rows.
         texts: One text per paper.
-        index: The atlas's :class:`paperatlas.index.PaperIndex` over ``embeddings``.
+        index: The atlas's :class:`paperatlas.index.PaperIndex` over ``embeddings`` (used for the
+            kNN graph when exact or HNSW; otherwise ``index.bulk_index`` builds a transient one).
         settings: ``TopicSettings()`` if None.
         named: Named topics that guide the names (need ``embedder``).
         embedder: Embeds the named topics.
         show_progress: A progress bar over the ``FIT_STEPS`` (and the assignment).
 
     Above ``settings.fit_sample`` papers (default ``DEFAULT_FIT_SAMPLE``) the topics
-    are fitted on a seeded random sample of that size, with its own index, and
+    are fitted on a seeded random sample of that size, with its own transient index, and
     every other paper takes the topics and map position its nearest sampled
     papers vote for (``assign.vote_topics``), in batches.
     """
     from paperatlas.cluster.assign import vote_topics
     from paperatlas.cluster.settings import DEFAULT_FIT_SAMPLE
-    from paperatlas.index import PaperIndex, knn_graph
+    from paperatlas.index import bulk_index, knn_graph
 
     settings = settings or TopicSettings()
     n = len(index)
+    graph_start = time.perf_counter()
     limit = settings.fit_sample or DEFAULT_FIT_SAMPLE
     rows, all_vectors = None, embeddings
     if n > limit:  # fit on a sample, then assign the rest by a vote of their nearest sampled papers
         rows = np.sort(np.random.default_rng(settings.random_state).choice(n, limit, replace=False))
         embeddings = np.ascontiguousarray(np.asarray(all_vectors)[rows], dtype=np.float32)
         texts = [texts[int(r)] for r in rows]
-        index = PaperIndex.build(embeddings)
+    if n > limit or index.kind not in ("exact", "hnsw"):
+        index = bulk_index(embeddings)  # many queries: a transient graph beats compact codes
     k = settings.n_neighbors or default_n_neighbors(len(index))
     knn = knn_graph(index, embeddings, k) if len(index) > k else None
+    graph_seconds = round(time.perf_counter() - graph_start, 3)
     bar = None
     if show_progress:
         from tqdm.auto import tqdm
@@ -346,11 +352,24 @@ def fit_atlas_topics(
     try:
         model = apply_names(fit_topics(embeddings, texts, settings=settings, knn=knn, progress=step_done),
                             named, embedder)
+        model.timings["knn"] = graph_seconds  # the graph came from outside fit_topics
         if rows is not None:
+            from paperatlas.index import VOTE_SEARCH_DEPTH
+
             start = time.perf_counter()
+            index.search_depth(VOTE_SEARCH_DEPTH)
             rest = np.setdiff1d(np.arange(n), rows)
-            labels, coords = vote_topics(model, index, np.asarray(all_vectors)[rest], len(rows))
+            labels = np.empty((len(rest), model.n_layers), np.int64)
+            coords = None if model.coords is None else np.empty((len(rest), 2), np.float32)
+            for first in range(0, len(rest), VOTE_CHUNK):  # the vectors of the rest are read a chunk at a time
+                part = rest[first:first + VOTE_CHUNK]
+                found, placed = vote_topics(model, index, np.asarray(all_vectors[part], np.float32), len(rows))
+                labels[first:first + len(part)] = found
+                if coords is not None:
+                    coords[first:first + len(part)] = placed
+            timings = model.timings
             model = model.spread(rows, n, labels, coords)
+            model.timings = dict(timings, assign=round(time.perf_counter() - start, 3))
             step_done("assign", time.perf_counter() - start)
     finally:
         if bar is not None:

@@ -10,6 +10,8 @@ import unicodedata
 from dataclasses import dataclass, field, replace
 from typing import Any, Iterable, Iterator, Mapping, Sequence
 
+import numpy as np
+
 from paperatlas.errors import PaperatlasError
 
 #: The Paper fields, in column order, as they appear in a DataFrame.
@@ -163,13 +165,16 @@ class Corpus(Sequence[Paper]):
         self._table = None
         self._json_columns: tuple[str, ...] = ()
         self._rows: dict[str, int] | None = None
+        self._id_order = None
         self._row_index()
 
     @classmethod
-    def from_arrow(cls, table, json_columns: Sequence[str] = ()) -> Corpus:
+    def from_arrow(cls, table, json_columns: Sequence[str] = (), id_order=None) -> Corpus:
         """Papers read on demand from a ``pyarrow.Table`` of :meth:`to_frame` columns.
 
         ``json_columns`` hold JSON text that is decoded when a paper is read.
+        ``id_order`` (a callable returning the rows sorted by id, as an atlas stores
+        them) lets a single id be found by binary search instead of a dict of all ids.
         """
         missing = [name for name in ("id", "title", "abstract") if name not in table.column_names]
         if missing:
@@ -179,6 +184,7 @@ class Corpus(Sequence[Paper]):
         corpus._table = table
         corpus._json_columns = tuple(json_columns)
         corpus._rows = None
+        corpus._id_order = id_order
         return corpus
 
     @property
@@ -201,6 +207,25 @@ class Corpus(Sequence[Paper]):
             self._rows = rows
         return self._rows
 
+    def _find(self, paper_id: str) -> int | None:
+        """The row of ``paper_id`` or None: by binary search over the id order when there is
+        one and no dict of all ids has been built yet."""
+        if self._rows is None and self._id_order is not None and isinstance(paper_id, str):
+            if callable(self._id_order):
+                self._id_order = self._id_order()
+            ids, order = self._table.column("id"), self._id_order
+            low, high = 0, len(order)
+            while low < high:
+                middle = (low + high) // 2
+                if ids[int(order[middle])].as_py() < paper_id:
+                    low = middle + 1
+                else:
+                    high = middle
+            if low < len(order) and ids[int(order[low])].as_py() == paper_id:
+                return int(order[low])
+            return None
+        return self._row_index().get(paper_id)
+
     def _paper(self, row: int) -> Paper:
         paper = self._papers[row]
         if paper is None:
@@ -209,8 +234,11 @@ class Corpus(Sequence[Paper]):
         return paper
 
     def _read(self, rows: list[int]) -> None:
-        """Make the Paper objects of ``rows`` from the Arrow table, in one read."""
-        for row, record in zip(rows, self._table.take(rows).to_pylist()):
+        """Make the Paper objects of ``rows`` from the Arrow table (zero-copy slices: a take over a
+        memory-mapped, chunked table would copy whole columns)."""
+        records = self._table.take(rows).to_pylist() if len(rows) > 64 else \
+            [self._table.slice(row, 1).to_pylist()[0] for row in rows]
+        for row, record in zip(rows, records):
             for column in self._json_columns:
                 if record.get(column) is not None:
                     record[column] = json.loads(record[column])
@@ -237,8 +265,8 @@ class Corpus(Sequence[Paper]):
 
     def __contains__(self, item: object) -> bool:
         if isinstance(item, str):
-            return item in self._row_index()
-        return isinstance(item, Paper) and item.id in self._row_index() and self.get(item.id) == item
+            return self._find(item) is not None
+        return isinstance(item, Paper) and self._find(item.id) is not None and self.get(item.id) == item
 
     def __repr__(self) -> str:
         return f"Corpus({len(self)} papers)"
@@ -259,15 +287,30 @@ class Corpus(Sequence[Paper]):
 
     def get(self, paper_id: str) -> Paper:
         """The paper with this id; ``KeyError`` if there is none."""
-        return self._paper(self._row_index()[paper_id])
+        return self._paper(self.row(paper_id))
 
     def row(self, paper_id: str) -> int:
         """The position of a paper id; ``KeyError`` if there is none."""
-        return self._row_index()[paper_id]
+        row = self._find(paper_id)
+        if row is None:
+            raise KeyError(paper_id)
+        return row
 
     def texts(self) -> list[str]:
         """What an embedder sees of each paper (:attr:`Paper.text`)."""
         return [f"{title}. {abstract}" for title, abstract in zip(self.column("title"), self.column("abstract"))]
+
+    def subset(self, keep) -> Corpus:
+        """The papers where the boolean mask ``keep`` is true, in order."""
+        if self._table is None:
+            return Corpus(paper for paper, kept in zip(self, keep) if kept)
+        import pyarrow as pa
+
+        return Corpus.from_arrow(self._table.filter(pa.array(np.asarray(keep, dtype=bool))), self._json_columns)
+
+    def lazy_texts(self) -> Sequence[str]:
+        """:meth:`texts` read one at a time when asked for (a sample of a large corpus costs only its size)."""
+        return _Texts(self)
 
     def metadata_columns(self) -> list[str]:
         """Extra input columns, in first-seen order."""
@@ -303,3 +346,23 @@ class Corpus(Sequence[Paper]):
         with open(path, "w", encoding="utf-8") as handle:
             for paper in self:
                 handle.write(json.dumps(paper.to_record(), ensure_ascii=False) + "\n")
+
+
+class _Texts(Sequence[str]):
+    """The texts of a corpus, made on demand (from the Arrow columns when there are any)."""
+
+    def __init__(self, corpus: Corpus) -> None:
+        self._corpus = corpus
+        table = corpus.arrow_table
+        self._columns = None if table is None else (table.column("title"), table.column("abstract"))
+
+    def __len__(self) -> int:
+        return len(self._corpus)
+
+    def __getitem__(self, row):  # type: ignore[override]
+        if isinstance(row, slice):
+            return [self[i] for i in range(len(self))[row]]
+        if self._columns is None:
+            return self._corpus[row].text
+        row = range(len(self))[row]
+        return f"{self._columns[0][row].as_py()}. {self._columns[1][row].as_py()}"

@@ -1,13 +1,21 @@
-"""Read papers from files and folders of mixed formats into one deduplicated Corpus."""
+"""Read papers from files and folders of mixed formats into one deduplicated Corpus.
+
+JSONL and Parquet files are read column-wise in Arrow batches where their
+values allow (:mod:`paperatlas.corpus.columnar`), the rest row by row; the
+papers end up in one Arrow table that the Corpus reads on demand, so a
+million papers never become a million Python objects.
+"""
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable, Iterator
 
-from paperatlas.corpus.dedupe import dedupe
-from paperatlas.corpus.model import Corpus, Paper
+from paperatlas.corpus.columnar import NotColumnar, batches, concat_tables, jsonl_line_numbers, paper_columns, papers_table
+from paperatlas.corpus.dedupe import merge
+from paperatlas.corpus.model import Corpus, Paper, normalise_title
 from paperatlas.corpus.pages import read_page
 from paperatlas.corpus.records import (
     FieldNames,
@@ -141,6 +149,100 @@ def _read_file(path: Path, fmt: str, fields: FieldNames, page_year: int | None, 
         )
 
 
+def _columnar_file(path: Path, fmt: str, fields: FieldNames, report: ReadReport):
+    """``(table, json_columns, keys)`` of a file read column-wise; :class:`NotColumnar` when it
+    cannot be (then nothing was reported)."""
+    if fmt not in ("jsonl", "parquet"):
+        raise NotColumnar(fmt)
+    source = path.as_posix()
+    tables, keys, skipped, count = [], [], [], 0
+    for batch in batches(path, fmt, fields):
+        names = set(batch.schema.names)
+        if fmt == "jsonl" and fields == FieldNames() and {"id", "title", "abstract", "categories"} <= names \
+                and names & {"update_date", "versions"}:
+            raise NotColumnar("arXiv metadata")
+        if fields.title not in names or fields.abstract not in names:
+            raise NotColumnar("a required field is missing")  # the row reader says which
+        table, skips, batch_keys = paper_columns(batch, source, fields)
+        if skips and fmt == "jsonl" and any(all(batch.column(i)[row].as_py() is None for i in range(batch.num_columns))
+                                            for row, _ in skips):
+            raise NotColumnar("a line with no fields")  # `null`, `42` or `{}`: the row reader tells them apart
+        skipped += [(count + row, why) for row, why in skips]
+        count += batch.num_rows
+        tables.append((table, []))
+        keys += batch_keys
+    if not keys:
+        raise NotColumnar("no papers")  # the row reader words this exactly
+    if fmt == "jsonl" and skipped:
+        lines = jsonl_line_numbers(path, [row for row, _ in skipped])
+        skipped = [(lines[row], why) for row, why in skipped]
+    else:
+        skipped = [(row + 1, why) for row, why in skipped]
+    report.files[source] = count
+    report.skipped += [f"{source}:{number}: {why}" for number, why in skipped]
+    table, json_columns = concat_tables(tables)
+    return table, json_columns, keys
+
+
+def _file_table(path: Path, fmt: str, fields: FieldNames, page_year: int | None, report: ReadReport):
+    import pyarrow as pa
+
+    try:
+        return _columnar_file(path, fmt, fields, report)
+    except (NotColumnar, pa.ArrowException, ValueError):  # e.g. invalid UTF-8: the row reader names the line
+        papers = list(_read_file(path, fmt, fields, page_year, report))
+        table, json_columns = papers_table(papers)
+        return table, json_columns, [normalise_title(paper.title) for paper in papers]
+
+
+def deduplicated(table, json_columns: list[str], keys: list[str]):
+    """``(table, merged)``: papers sharing a title key merged (first-seen order, see
+    :func:`paperatlas.corpus.dedupe.merge`); refuses an id used by two different titles."""
+    import pyarrow as pa
+
+    first: dict[str, int] = {}
+    groups: dict[int, list[int]] = {}
+    for row, key in enumerate(keys):
+        seen = first.setdefault(key, row)
+        if seen != row:
+            groups.setdefault(seen, [seen]).append(row)
+    merged = 0
+    if groups:
+        lazy = Corpus.from_arrow(table, json_columns)
+        replacements = [merge(lazy.papers(rows)) for rows in groups.values()]
+        records = [paper.to_record() for paper in replacements]
+        for record in records:
+            for name in json_columns:
+                if record.get(name) is not None:
+                    record[name] = json.dumps(record[name], ensure_ascii=False)
+        extra = pa.Table.from_pylist(records, schema=table.schema)
+        dropped = {row for rows in groups.values() for row in rows[1:]}
+        slot = {base: table.num_rows + i for i, base in enumerate(groups)}
+        order = [slot.get(row, row) for row in range(table.num_rows) if row not in dropped]
+        table = pa.concat_tables([table, extra]).take(order)
+        merged = len(dropped)
+    _check_unique_ids(table)
+    return table, merged
+
+
+def _check_unique_ids(table) -> None:
+    import pyarrow.compute as pc
+
+    ids = table.column("id")
+    if pc.count_distinct(ids).as_py() == len(ids):
+        return
+    seen: dict[str, int] = {}
+    titles = table.column("title")
+    for row, paper_id in enumerate(ids.to_pylist()):
+        if paper_id in seen:
+            raise PaperatlasError(
+                f"paper id {paper_id!r} is used by two different titles: "
+                f"{titles[seen[paper_id]].as_py()[:60]!r} and {titles[row].as_py()[:60]!r}; choose another id field "
+                f"with --id-field, or --id-field '' to derive ids from titles"
+            )
+        seen[paper_id] = row
+
+
 def read_papers(
     paths: Iterable[str | Path],
     format: str | None = None,
@@ -162,14 +264,17 @@ def read_papers(
         raise PaperatlasError(f"unknown format {format!r}; choose one of {', '.join(FORMATS)}")
     fields = fields or FieldNames()
     report = ReadReport()
-    papers: list[Paper] = []
+    parts, keys = [], []
     for path in expand_paths(list(paths), report, format):
-        papers.extend(_read_file(path, format or detect_format(path), fields, page_year, report))
-    unique, report.merged = dedupe(papers)
-    if not unique:
+        table, json_columns, file_keys = _file_table(path, format or detect_format(path), fields, page_year, report)
+        parts.append((table, json_columns))
+        keys += file_keys
+    if not keys:
         raise PaperatlasError("the inputs hold no papers")
-    report.papers = len(unique)
-    return Corpus(unique), report
+    table, json_columns = concat_tables(parts)
+    table, report.merged = deduplicated(table, json_columns, keys)
+    report.papers = table.num_rows
+    return Corpus.from_arrow(table, json_columns), report
 
 
 def read_corpus(paths, format: str | None = None, fields: FieldNames | None = None, page_year: int | None = None) -> Corpus:

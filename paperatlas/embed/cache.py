@@ -87,6 +87,10 @@ class EmbeddingCache:
         self._db.close()
 
 
+EMBED_CHUNK = 4096
+"""Texts embedded, then committed to the cache, at a time."""
+
+
 def embed_with_cache(
     embedder: Embedder,
     texts: Sequence[str],
@@ -97,7 +101,9 @@ def embed_with_cache(
 ) -> tuple[np.ndarray, int]:
     """Vectors for ``texts``: cached ones are looked up, only the rest reach the model.
 
-    Returns the ``(n, d)`` array and how many texts were embedded.
+    New vectors are embedded ``EMBED_CHUNK`` texts at a time and each chunk is committed
+    to the cache as soon as it is done, so an interrupted run (Ctrl-C, a crash) resumes
+    where it stopped. Returns the ``(n, d)`` array and how many texts were embedded.
     """
     if len(texts) != len(hashes):
         raise ValueError("texts and hashes differ in length")
@@ -118,11 +124,24 @@ def embed_with_cache(
         if key in known:
             out[row] = known[key]
     if missing:
-        rows = list(missing.values())
-        fresh = embedder.encode([texts[row] for row in rows], show_progress_bar=show_progress_bar)
-        if cache is not None:
-            cache.put(embedder.model_id, list(missing), fresh)
-        by_hash = dict(zip(missing, fresh))
+        keys, rows = list(missing), list(missing.values())
+        bar = None
+        if show_progress_bar:
+            from tqdm.auto import tqdm
+
+            bar = tqdm(total=len(rows), desc="Embedding", unit="text")
+        by_hash: dict[str, np.ndarray] = {}
+        try:
+            for start in range(0, len(rows), EMBED_CHUNK):
+                fresh = embedder.encode([texts[row] for row in rows[start:start + EMBED_CHUNK]])
+                if cache is not None:
+                    cache.put(embedder.model_id, keys[start:start + EMBED_CHUNK], fresh)
+                by_hash.update(zip(keys[start:start + EMBED_CHUNK], fresh))
+                if bar is not None:
+                    bar.update(len(fresh))
+        finally:
+            if bar is not None:
+                bar.close()
         for row, key in enumerate(hashes):
             if key in by_hash:
                 out[row] = by_hash[key]

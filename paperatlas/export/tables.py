@@ -49,9 +49,10 @@ def paper_table(atlas: Atlas, neighbours: int = 0) -> pd.DataFrame:
 
 def nearest_rows(atlas: Atlas, k: int) -> np.ndarray:
     """``(n, k)`` rows of each paper's ``k`` nearest other papers (fewer columns in a tiny atlas)."""
-    from paperatlas.index import knn_graph
+    from paperatlas.index import bulk_index, knn_graph
 
-    rows, _ = knn_graph(atlas.index, atlas.embeddings, k + 1)
+    index = atlas.index if atlas.index.kind in ("exact", "hnsw") else bulk_index(atlas.embeddings)
+    rows, _ = knn_graph(index, atlas.embeddings, k + 1)
     return rows[:, 1:]
 
 
@@ -132,5 +133,23 @@ def write_frame(frame, out: str | Path) -> None:
 
 
 def write_papers(corpus, out: str | Path) -> None:
-    """Write a Corpus as a table; JSONL by default."""
-    write_frame(corpus.to_frame(), out)
+    """Write a Corpus as a table in the format ``out``'s suffix names.
+
+    A corpus read column-wise (an Arrow table without JSON-text columns) goes to
+    Parquet or JSON lines batch by batch, without a DataFrame or Paper objects.
+    """
+    out = Path(out)
+    table = corpus.arrow_table
+    if table is None or corpus.json_columns or out.suffix.lower() not in (".parquet", ".jsonl"):
+        write_frame(corpus.to_frame(), out)
+        return
+    if out.parent and not out.parent.exists():
+        raise PaperatlasError(f"{out}: folder {out.parent} does not exist")
+    if out.suffix.lower() == ".parquet":
+        import pyarrow.parquet as pq
+
+        pq.write_table(table, out)
+        return
+    with open(out, "w", encoding="utf-8") as handle:
+        for batch in table.to_batches(max_chunksize=16_384):
+            handle.writelines(json.dumps(record, ensure_ascii=False) + "\n" for record in batch.to_pylist())
