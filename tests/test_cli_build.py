@@ -59,6 +59,10 @@ def test_topic_options_reach_the_topic_stage(tmp_path, bundled_corpus):
                                            "--embeddings", str(tmp_path / "x.npy"), "--themes", themes,
                                            "--layers", "3", "--min-cluster-size", "6"])
         assert result.exit_code == 0, result.output
+        took = next(line for line in result.output.splitlines() if line.startswith("took "))
+        assert [part.split()[0] for part in took[5:].split(", ")] == [
+            "read", "vectors", "index", "search", "topics", "save"]  # the README's stage timings
+        assert "topic steps: knn" in result.output and "reduce" in result.output
         summary = json.loads(CliRunner().invoke(main, ["info", str(out), "--json"]).output)
         assert set(summary["topics"]) == {"layer_0", "layer_1", "layer_2"}
         saved = np.load(out / "topic_labels.npy", allow_pickle=False)

@@ -59,6 +59,13 @@ def test_default_layers() -> None:
     assert default_coarse_sizes(1, 3) == []
 
 
+def test_default_layers_reach_a_legend_sized_layer():
+    assert default_coarse_sizes(913) == [30, 5]  # a field-sized atlas: 20-60 themes and 5-12 for the map
+    assert default_coarse_sizes(5000) == [71, 8]
+    assert default_coarse_sizes(54) == [7]  # already at most 12: one coarse layer, as before
+    assert default_coarse_sizes(913, 2) == [30]  # --layers fixes the count
+
+
 def test_layers_renumbered_by_size() -> None:
     x, fine, _ = nested_blobs()
     labels = np.where(fine == 4, 0, fine)  # topic 0 now has 40 papers

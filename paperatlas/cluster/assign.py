@@ -58,8 +58,20 @@ def assign_by_neighbours(neighbour_labels: np.ndarray, neighbour_scores: np.ndar
     return out
 
 
+def layer_parents(layer_labels: np.ndarray) -> list[tuple[dict[int, int], bool]]:
+    """For each coarser layer: every topic one layer down → its parent here, and whether the
+    layer gives noise papers a theme. Computed once for many votes over the same papers."""
+    existing = np.asarray(layer_labels, dtype=np.int64)
+    out = []
+    for layer in range(1, existing.shape[1]):
+        below, here = existing[:, layer - 1], existing[:, layer]
+        out.append((parents(below, here), bool(np.any(here[below < 0] >= 0))))
+    return out
+
+
 def assign_layers_by_neighbours(
-    layer_labels: np.ndarray, neighbour_rows: np.ndarray, neighbour_scores: np.ndarray
+    layer_labels: np.ndarray, neighbour_rows: np.ndarray, neighbour_scores: np.ndarray,
+    tree: list[tuple[dict[int, int], bool]] | None = None,
 ) -> np.ndarray:
     """Topics of new papers at every layer, nested like the existing ones.
 
@@ -73,6 +85,7 @@ def assign_layers_by_neighbours(
         layer_labels: ``(n, layers)`` labels of the existing papers.
         neighbour_rows: ``(m, k)`` rows of each new paper's nearest existing papers.
         neighbour_scores: ``(m, k)`` their similarities.
+        tree: ``layer_parents(layer_labels)``, when already computed.
 
     Returns:
         ``(m, layers)`` int64 labels.
@@ -85,11 +98,9 @@ def assign_layers_by_neighbours(
     if rows.shape[0] == 0 or existing.shape[1] == 0:
         return out
     out[:, 0] = assign_by_neighbours(existing[rows, 0], neighbour_scores)
-    for layer in range(1, existing.shape[1]):
-        below, here = existing[:, layer - 1], existing[:, layer]
-        parent = parents(below, here)
+    tree = layer_parents(existing) if tree is None else tree
+    for layer, (parent, covers_noise) in enumerate(tree, start=1):
         out[:, layer] = [parent.get(int(topic), NOISE) for topic in out[:, layer - 1]]
-        covers_noise = bool(np.any(here[below < 0] >= 0))
         orphans = np.flatnonzero(out[:, layer - 1] < 0)
         if covers_noise and orphans.size:
             out[orphans, layer] = assign_by_neighbours(existing[rows[orphans], layer], np.asarray(neighbour_scores)[orphans])
@@ -179,10 +190,12 @@ def vote_topics(
     k = min(VOTE_NEIGHBOURS, voters)
     if k < 1:
         return labels, coords
+    voter_labels = np.asarray(topics.labels[:voters])
+    tree = layer_parents(voter_labels)
     for start in range(0, len(vectors), batch):
         scores, rows = index.search(vectors[start:start + batch], k, rows_below=voters)
         stop = start + len(rows)
-        labels[start:stop] = assign_layers_by_neighbours(topics.labels[:voters], rows, scores)
+        labels[start:stop] = assign_layers_by_neighbours(voter_labels, rows, scores, tree)
         if coords is not None:
             weights = np.clip(scores[:, :PLACE_NEIGHBOURS], 1e-6, None)
             placed = (topics.coords[rows[:, :PLACE_NEIGHBOURS]] * weights[..., None]).sum(axis=1)

@@ -51,8 +51,9 @@ def _check_types(schema, fields: FieldNames) -> None:
         kind = field.type
         if field.name in text_fields and not (_string_like(kind) or pa.types.is_integer(kind)):
             raise NotColumnar(f"field {field.name!r} is {kind}")
-        if pa.types.is_timestamp(kind) or pa.types.is_struct(kind) or pa.types.is_map(kind) \
-                or pa.types.is_dictionary(kind) or pa.types.is_boolean(kind) and field.name == "upvotes":
+        nested_or_inferred = (pa.types.is_timestamp(kind) or pa.types.is_struct(kind) or pa.types.is_map(kind)
+                              or pa.types.is_dictionary(kind))
+        if nested_or_inferred or (pa.types.is_boolean(kind) and field.name == "upvotes"):
             raise NotColumnar(f"field {field.name!r} is {kind}")
         if pa.types.is_list(kind) or pa.types.is_large_list(kind):
             if not (_string_like(kind.value_type) or pa.types.is_integer(kind.value_type)

@@ -236,8 +236,12 @@ class Corpus(Sequence[Paper]):
     def _read(self, rows: list[int]) -> None:
         """Make the Paper objects of ``rows`` from the Arrow table (zero-copy slices: a take over a
         memory-mapped, chunked table would copy whole columns)."""
-        records = self._table.take(rows).to_pylist() if len(rows) > 64 else \
-            [self._table.slice(row, 1).to_pylist()[0] for row in rows]
+        if len(rows) > 64:
+            records = self._table.take(rows).to_pylist()
+        else:
+            import pyarrow as pa
+
+            records = pa.concat_tables([self._table.slice(row, 1) for row in rows]).to_pylist()
         for row, record in zip(rows, records):
             for column in self._json_columns:
                 if record.get(column) is not None:
