@@ -208,8 +208,21 @@ LEGACY_PAPERS = "papers.parquet"
 
 
 def corpus_hash(corpus: Corpus) -> str:
-    """A hash of the papers' ids and texts, in order."""
+    """A hash of the papers' ids and texts, in order: sha256 of ``id\tcontent_hash\n`` per paper."""
     digest = hashlib.sha256()
+    table = corpus.arrow_table
+    if table is not None and table.column("id").null_count == 0 and table.column("content_hash").null_count == 0:
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        text = pa.large_string()
+        lines = pc.binary_join_element_wise(table.column("id").cast(text), pa.scalar("\t", text),
+                                            table.column("content_hash").cast(text), pa.scalar("\n", text),
+                                            pa.scalar("", text))
+        for chunk in lines.chunks:  # the same bytes as below, joined by Arrow
+            offsets = np.frombuffer(chunk.buffers()[1], np.int64)[chunk.offset:chunk.offset + len(chunk) + 1]
+            digest.update(memoryview(chunk.buffers()[2])[offsets[0]:offsets[-1]])
+        return digest.hexdigest()
     for paper_id, content in zip(corpus.ids, corpus.column("content_hash")):
         digest.update(f"{paper_id}\t{content}\n".encode("utf-8", "surrogatepass"))
     return digest.hexdigest()

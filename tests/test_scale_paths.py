@@ -114,3 +114,16 @@ def test_an_interrupted_embedding_resumes_where_it_stopped(tmp_path, monkeypatch
     vectors, embedded = embed_with_cache(resumed, texts, hashes, cache)
     assert embedded == resumed.embedded == 25
     np.testing.assert_allclose(vectors, FakeEmbedder().encode(texts), atol=1e-6)
+
+
+def test_the_corpus_hash_of_arrow_columns_equals_the_row_by_row_one(tmp_path):
+    from paperatlas.store import corpus_hash
+
+    items = papers(40) + [Paper(id="ü-1", title="Ünïcode", abstract="Ab\u2003stract.")]
+    atlas = Atlas.build(items, FakeEmbedder(), cache=None)
+    atlas.save(tmp_path / "a")
+    loaded = Atlas.load(tmp_path / "a").corpus
+    assert loaded.arrow_table is not None
+    assert corpus_hash(loaded) == corpus_hash(Corpus(items))
+    part = loaded.subset([i % 3 != 0 for i in range(len(loaded))])  # a filtered, offset table
+    assert corpus_hash(part) == corpus_hash(Corpus([p for i, p in enumerate(items) if i % 3 != 0]))
