@@ -113,7 +113,9 @@ class Atlas:
 
     Attributes:
         corpus: the papers.
-        embeddings: ``(n, d)`` float32 unit vectors (memory-mapped after :meth:`load`).
+        embeddings: ``(n, d)`` float32 unit vectors (memory-mapped after :meth:`load`): the
+            ones the index holds (the constructor's ``embeddings`` must be those; only their
+            count is checked).
         index: the FAISS index over them.
         model: which model made the vectors.
         topics: the :class:`~paperatlas.cluster.TopicModel`, or None.
