@@ -356,7 +356,7 @@ class Atlas:
 
     def save(self, path: str | Path) -> None:
         """Write the atlas folder atomically (a crash leaves the previous one intact)."""
-        write_atlas(path, AtlasParts(self.corpus, self.embeddings, self.index, self.model, self.topics,
+        write_atlas(path, AtlasParts(self.corpus, self.index, self.model, self.topics,
                                      self.search_state))
 
     @classmethod
@@ -367,7 +367,7 @@ class Atlas:
         on the first query that needs it: nothing is rebuilt.
         """
         parts = read_atlas(path)
-        atlas = cls(parts.corpus, parts.vectors, parts.index, parts.model, parts.topics, parts.search_state)
+        atlas = cls(parts.corpus, parts.index.vectors(), parts.index, parts.model, parts.topics, parts.search_state)
         if embedder is not None:
             atlas.use_embedder(embedder)
         return atlas

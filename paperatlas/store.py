@@ -531,7 +531,6 @@ class AtlasParts:
     """What an atlas folder holds, as read by :func:`read_atlas`."""
 
     corpus: Corpus
-    vectors: np.ndarray
     index: PaperIndex
     model: ModelInfo
     topics: TopicModel | None
@@ -576,7 +575,6 @@ def read_atlas(path: str | Path) -> AtlasParts:
         )
         corpus = read_papers(folder, manifest)
         index = read_vectors(folder, manifest, model, len(corpus))
-        vectors = index.vectors()
         topics = read_topics(folder, manifest, corpus) if manifest.get("topics") else None
     except (KeyError, TypeError, ValueError, OSError) as exc:
         raise AtlasFormatError(f"{folder}: unreadable atlas ({type(exc).__name__}: {exc})") from None
@@ -584,7 +582,7 @@ def read_atlas(path: str | Path) -> AtlasParts:
         state = _migrated_search_state(folder, corpus, manifest)
     else:
         state = read_search_state(folder, manifest, len(corpus))
-    return AtlasParts(corpus, vectors, index, model, topics, state)
+    return AtlasParts(corpus, index, model, topics, state)
 
 
 def _migrated_search_state(folder: Path, corpus: Corpus, manifest: dict[str, Any]) -> SearchState:
