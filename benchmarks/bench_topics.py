@@ -176,7 +176,17 @@ def main() -> None:
     parser.add_argument("--no-100k", action="store_true")
     parser.add_argument("--sample-fit-only", action="store_true",
                         help="only compare a full fit with a 20%% sample fit on the paperlists 10k sample")
+    parser.add_argument("--sample-fit-full", action="store_true",
+                        help="only compare a full fit with a 20%% sample fit on all 91,790 paperlists papers "
+                             "(needs embed_paperlists.py's vectors)")
     args = parser.parse_args()
+    if args.sample_fit_full:
+        print(f"machine: {machine()}")
+        full = full_paperlists()
+        if full is None:
+            raise SystemExit("run benchmarks/embed_paperlists.py first")
+        sample_fit(*full, 200_000 / 1_000_000, "all of paperlists_venues")
+        return
     if args.sample_fit_only:
         print(f"machine: {machine()}")
         records = read_eval(*SETS["paperlists10k"])

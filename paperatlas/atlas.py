@@ -45,10 +45,10 @@ def _open_cache(cache) -> EmbeddingCache | None:
     return EmbeddingCache(cache)
 
 
-def _default_embedder() -> Embedder:
+def _default_embedder(backend: str | None) -> Embedder:
     from paperatlas.embed.sentence import SentenceTransformerEmbedder
 
-    return SentenceTransformerEmbedder()
+    return SentenceTransformerEmbedder(backend=backend or "torch")
 
 
 def check_vectors_come_from(embedder: Embedder, corpus: Corpus, vectors: np.ndarray) -> float:
@@ -172,6 +172,7 @@ class Atlas:
         show_progress: bool = False,
         topics: bool | TopicSettings | None = None,
         named: Sequence = (),
+        backend: str | None = None,
     ) -> Atlas:
         """Embed a corpus (through the cache), index it, and optionally fit topics.
 
@@ -188,7 +189,12 @@ class Atlas:
             show_progress: show a progress bar while embedding.
             topics: ``True`` or a :class:`paperatlas.cluster.TopicSettings` to fit topics too.
             named: named topics that guide the topic names.
+            backend: ``torch`` (default), ``onnx`` or ``onnx-int8`` for the default model;
+                with an ``embedder``, give it the backend instead.
         """
+        if backend is not None and embedder is not None:
+            raise PaperatlasError("pass backend= to the embedder (SentenceTransformerEmbedder(backend=...)), "
+                                  "not to Atlas.build beside one")
         corpus = corpus if isinstance(corpus, Corpus) else Corpus(corpus)
         if len(corpus) == 0:
             raise PaperatlasError("cannot build an atlas of no papers")
@@ -202,7 +208,7 @@ class Atlas:
                 check_vectors_come_from(embedder, corpus, vectors)
                 model = ModelInfo(embedder.model_id, int(vectors.shape[1]))
         else:
-            embedder = embedder or _default_embedder()
+            embedder = embedder or _default_embedder(backend)
             vectors, embedded = embed_with_cache(
                 embedder,
                 corpus.texts(),
@@ -388,6 +394,7 @@ class Atlas:
             "model": self.model.id,
             "dimension": self.model.dimension,
             "external_embeddings": self.model.external,
+            "backend": self.model.backend,
             "index": self.index.kind,
             "topics": None if self.topics is None else {
                 f"layer_{layer}": self.topics.n_topics(layer) for layer in range(self.topics.n_layers)

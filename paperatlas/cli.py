@@ -186,7 +186,11 @@ def print_json(value: Any) -> None:
                    "all-MiniLM-L6-v2); with --embeddings, the model that made them (checked on a sample).")
 @click.option("--device", default="auto", show_default=True,
               help="auto (CUDA when available), cpu, cuda, cuda:N, mps.")
-@click.option("--batch-size", default=32, show_default=True, type=click.IntRange(min=1))
+@click.option("--batch-size", default=None, type=click.IntRange(min=1),
+              help="Texts per forward pass  [default: 32 on the CPU, 512 on a GPU]")
+@click.option("--backend", type=click.Choice(["torch", "onnx", "onnx-int8"]), default="torch", show_default=True,
+              help="torch, or ONNX Runtime on the CPU in fp32 (onnx) or int8 (onnx-int8), exported once into "
+                   "the cache folder; recorded in the atlas, so queries and add embed the same way.")
 @click.option("--embeddings", "embeddings_path", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               default=None, help="Precomputed embeddings (.npy, one row a paper in input order) "
                                  "instead of a model.")
@@ -204,8 +208,8 @@ def print_json(value: Any) -> None:
 @topic_options
 @field_options
 @handle_errors
-def build(paths: tuple[str, ...], out: Path, model: str | None, device: str, batch_size: int,
-          embeddings_path: Path | None, index_kind: str, cache_dir: Path | None, no_cache: bool,
+def build(paths: tuple[str, ...], out: Path, model: str | None, device: str, batch_size: int | None,
+          backend: str, embeddings_path: Path | None, index_kind: str, cache_dir: Path | None, no_cache: bool,
           topics_file: Path | None, no_topics: bool, refit: bool, **options: Any) -> None:
     """Embed, index and cluster the papers in PATHS into the atlas folder OUT."""
     from paperatlas.atlas import Atlas
@@ -221,7 +225,8 @@ def build(paths: tuple[str, ...], out: Path, model: str | None, device: str, bat
     if embeddings_path is not None:
         embeddings = load_vectors(embeddings_path)
     if embeddings_path is None or model is not None:
-        embedder = SentenceTransformerEmbedder(model, device=device, batch_size=batch_size)
+        embedder = SentenceTransformerEmbedder(model, device=device, batch_size=batch_size, backend=backend,
+                                               export_dir=cache_dir)
     named = load_named(topics_file)
     if refit:
         from paperatlas.store import MANIFEST

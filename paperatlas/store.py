@@ -552,7 +552,8 @@ def write_atlas(path: str | Path, parts: AtlasParts) -> None:
     manifest = {
         "paperatlas_version": __version__,
         "libraries": library_versions(),
-        "model": {"id": parts.model.id, "dimension": parts.model.dimension, "external": parts.model.external},
+        "model": {"id": parts.model.id, "dimension": parts.model.dimension, "external": parts.model.external,
+                  "backend": parts.model.backend},
         "index": {"kind": parts.index.kind, "metric": "inner_product"},
         "corpus": corpus_entry,
         "topics": topics_entry,
@@ -573,6 +574,9 @@ def read_atlas(path: str | Path) -> AtlasParts:
             int(manifest["model"]["dimension"]),
             bool(manifest["model"].get("external", False)),
         )
+        recorded = manifest["model"].get("backend", model.backend)
+        if recorded != model.backend:
+            raise ValueError(f"model {model.id!r} is recorded with backend {recorded!r}")
         corpus = read_papers(folder, manifest)
         index = read_vectors(folder, manifest, model, len(corpus))
         topics = read_topics(folder, manifest, corpus) if manifest.get("topics") else None

@@ -57,7 +57,7 @@ def test_manifest_records_versions_model_hashes(saved):
     assert manifest["format_version"] == FORMAT_VERSION
     assert manifest["paperatlas_version"]
     assert {"numpy", "faiss-cpu"} <= manifest["libraries"].keys()
-    assert manifest["model"] == {"id": "fake-hashing-384", "dimension": 384, "external": False}
+    assert manifest["model"] == {"id": "fake-hashing-384", "dimension": 384, "external": False, "backend": "torch"}
     assert manifest["corpus"]["papers"] == 30 and len(manifest["corpus"]["content_hash"]) == 64
     assert set(manifest["files"]) == {"papers.arrow", "paper_ids.npy", "embeddings.npy", "search_terms.npy",
                                       "search_titles.parquet"}  # an exact index keeps no file: the vectors are stored once
@@ -187,7 +187,7 @@ def test_external_embeddings_are_recorded(tmp_path):
     atlas = Atlas.build(corpus, embeddings=vectors)
     atlas.save(tmp_path / "a")
     manifest = json.loads((tmp_path / "a" / "manifest.json").read_text())
-    assert manifest["model"] == {"id": "external", "dimension": 48, "external": True}
+    assert manifest["model"] == {"id": "external", "dimension": 48, "external": True, "backend": None}
     loaded = Atlas.load(tmp_path / "a")
     np.testing.assert_allclose(np.linalg.norm(loaded.embeddings, axis=1), 1.0, rtol=1e-5)
     with pytest.raises(PaperatlasError, match="precomputed embeddings"):

@@ -38,7 +38,7 @@ def test_build_with_precomputed_embeddings_and_info(external_atlas):
     topics = summary.pop("topics")
     noise = summary.pop("noise_share")
     assert summary == {
-        "papers": 350, "model": "external", "dimension": 16, "external_embeddings": True,
+        "papers": 350, "model": "external", "dimension": 16, "external_embeddings": True, "backend": None,
         "index": "exact", "format_version": FORMAT_VERSION,
     }
     assert set(topics) == {"layer_0", "layer_1"} and topics["layer_0"] >= topics["layer_1"] >= 1

@@ -83,7 +83,8 @@ def test_cli_build_with_embeddings_and_model_answers_text_queries(tmp_path, real
     assert result.exit_code == 0, result.output
     assert "checked the vectors against sentence-transformers/all-MiniLM-L6-v2" in result.output
     manifest = json.loads((tmp_path / "atlas" / "manifest.json").read_text())
-    assert manifest["model"] == {"id": "sentence-transformers/all-MiniLM-L6-v2", "dimension": 384, "external": False}
+    assert manifest["model"] == {"id": "sentence-transformers/all-MiniLM-L6-v2", "dimension": 384, "external": False,
+                                 "backend": "torch"}
     result = runner.invoke(main, ["similar", str(tmp_path / "atlas"), "reward hacking in RLHF", "-k", "3", "--json"])
     assert result.exit_code == 0, result.output
     assert len(json.loads(result.stdout)["results"]) == 3

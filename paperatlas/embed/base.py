@@ -34,6 +34,9 @@ def unit_rows(vectors: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(vectors / norms, dtype=np.float32)
 
 
+BACKENDS = ("torch", "onnx", "onnx-int8")
+"""How a sentence-transformers model runs (see :mod:`paperatlas.embed.sentence`)."""
+
 EXTERNAL_MODEL = "external"
 """The model id of vectors that were passed in rather than made by an embedder."""
 
@@ -46,6 +49,11 @@ class ModelInfo:
     dimension: int
     external: bool = False
 
+    @property
+    def backend(self) -> str | None:
+        """``torch``, ``onnx`` or ``onnx-int8`` (from the id's ``@backend`` suffix); None for external vectors."""
+        return None if self.external else split_backend(self.id)[1]
+
 
 def check_embedder(embedder: Embedder, model: ModelInfo) -> Embedder:
     """``embedder`` if it can embed text for vectors of ``model``, else an error saying why."""
@@ -57,7 +65,21 @@ def check_embedder(embedder: Embedder, model: ModelInfo) -> Embedder:
             f"this atlas holds {model.dimension}-d vectors of {model.id!r}"
         )
     if not model.external and embedder.model_id != model.id:
+        theirs, ours = split_backend(model.id), split_backend(embedder.model_id)
+        if theirs[0] == ours[0]:
+            raise PaperatlasError(
+                f"this atlas's vectors come from the {theirs[1]} backend of {theirs[0]!r}; the embedder uses "
+                f"{ours[1]}: mixing backends in one atlas is refused (use --backend {theirs[1]})"
+            )
         raise PaperatlasError(
             f"embedder {embedder.model_id!r} is not the model this atlas was built with ({model.id!r})"
         )
     return embedder
+
+
+def split_backend(model_id: str) -> tuple[str, str]:
+    """``("NAME", "onnx-int8")`` from ``NAME@onnx-int8``; ``(model_id, "torch")`` without a backend suffix."""
+    name, _, backend = model_id.rpartition("@")
+    if name and backend in BACKENDS[1:]:
+        return name, backend
+    return model_id, "torch"

@@ -4,6 +4,13 @@ Nothing is downloaded: ``HF_HUB_OFFLINE`` is set to 1 unless the user set it,
 so a model name must already be in the local Hugging Face cache, or be a path.
 Texts longer than the model's window (256 word pieces for MiniLM) are
 truncated by the model.
+
+Backends: ``torch`` (sentence-transformers' own ``encode``; on a GPU, fp16 with
+large length-sorted batches and tokenisation overlapped with the forward pass),
+``onnx`` and ``onnx-int8`` (ONNX Runtime on the CPU, exported once into the
+embedding cache; see :mod:`paperatlas.embed.onnx_export`). The backend is part
+of the model id (``NAME@onnx-int8``), so the cache and the atlas keep the
+vectors of different backends apart.
 """
 
 from __future__ import annotations
@@ -14,12 +21,14 @@ from typing import Sequence
 
 import numpy as np
 
-from paperatlas.embed.base import Embedder, ModelInfo, unit_rows
+from paperatlas.embed.base import BACKENDS, Embedder, ModelInfo, split_backend, unit_rows
 from paperatlas.errors import PaperatlasError
 from paperatlas.threads import one_thread
 
 DEFAULT_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
 DEFAULT_BATCH_SIZE = 32
+GPU_BATCH_SIZE = 512
+"""Texts per forward pass on a GPU when no batch size is given."""
 FEW_TEXTS = 8
 """Up to this many texts (a search query) are embedded on one CPU thread (see ``paperatlas.threads``)."""
 
@@ -46,23 +55,41 @@ class SentenceTransformerEmbedder:
     Args:
         model: a model name (in the local Hugging Face cache) or a local folder;
             ``None`` or :data:`DEFAULT_MODEL` loads the bundled all-MiniLM-L6-v2.
-        device: ``auto``, ``cpu``, ``cuda``, ``cuda:1``, ...
-        batch_size: texts per forward pass.
+        device: ``auto``, ``cpu``, ``cuda``, ``cuda:1``, ... (the ONNX backends run on the CPU).
+        batch_size: texts per forward pass (default 32 on the CPU, 512 on a GPU).
+        backend: ``torch``, ``onnx`` or ``onnx-int8``.
+        export_dir: where ONNX exports are kept (default: the embedding cache folder).
     """
 
-    def __init__(self, model: str | None = None, device: str = "auto", batch_size: int = DEFAULT_BATCH_SIZE) -> None:
+    def __init__(self, model: str | None = None, device: str = "auto", batch_size: int | None = None,
+                 backend: str = "torch", export_dir: str | Path | None = None) -> None:
+        if backend not in BACKENDS:
+            raise PaperatlasError(f"unknown embedding backend {backend!r}; choose one of {', '.join(BACKENDS)}")
+        if backend != "torch" and device not in ("auto", "cpu"):
+            raise PaperatlasError(f"the {backend} backend runs on the CPU; use --device cpu, or --backend torch "
+                                  f"on {device}")
         self.model_name = model or DEFAULT_MODEL
-        self.device = device
+        self.backend = backend
+        self.device = "cpu" if backend != "torch" else device
         self.batch_size = batch_size
+        self.export_dir = export_dir
         self.calls = 0
         self._model = None
+        self._forward = None
 
     @property
     def model_id(self) -> str:
-        """The model's name; for a local folder, its folder name."""
+        """The model's name (for a local folder, its folder name), then ``@backend`` unless torch."""
         if Path(self.model_name).is_dir():
-            return "local:" + Path(self.model_name).resolve().name
-        return self.model_name
+            name = "local:" + Path(self.model_name).resolve().name
+        else:
+            name = self.model_name
+        return name if self.backend == "torch" else f"{name}@{self.backend}"
+
+    @property
+    def source(self) -> str:
+        """What the model is loaded from: the bundled model's folder, a name or a path."""
+        return bundled_model_path() if self.model_name == DEFAULT_MODEL else self.model_name
 
     def _load(self):
         if self._model is None:
@@ -70,15 +97,38 @@ class SentenceTransformerEmbedder:
             os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
             from sentence_transformers import SentenceTransformer
 
-            source = bundled_model_path() if self.model_name == DEFAULT_MODEL else self.model_name
             try:
-                self._model = SentenceTransformer(source, device=resolve_device(self.device))
+                self._model = SentenceTransformer(self.source, device=resolve_device(self.device))
             except (OSError, ValueError) as exc:
                 raise PaperatlasError(
                     f"cannot load embedding model {self.model_name!r}: it must be a local "
                     f"folder or already in the Hugging Face cache (nothing is downloaded; {exc})"
                 ) from None
+            if self.backend != "torch":
+                self._forward = self._onnx_forward(self._model)
+            elif self._model.device.type == "cuda":
+                self._model.half()
+                from paperatlas.embed.pipeline import torch_forward
+
+                self._forward = torch_forward(self._model, str(self._model.device))
         return self._model
+
+    def _onnx_forward(self, st_model):
+        try:
+            import onnxruntime
+        except ImportError:
+            raise PaperatlasError(f"the {self.backend} backend needs onnxruntime: pip install 'paperatlas[onnx]'") \
+                from None
+        from paperatlas.embed.cache import default_cache_dir
+        from paperatlas.embed.onnx_export import exported_model
+        from paperatlas.embed.pipeline import onnx_forward
+
+        path = exported_model(st_model, self.model_name, self.source, self.backend,
+                              Path(self.export_dir) if self.export_dir else default_cache_dir())
+        options = onnxruntime.SessionOptions()
+        options.inter_op_num_threads = 1
+        session = onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+        return onnx_forward(session)
 
     @property
     def dimension(self) -> int:
@@ -95,10 +145,16 @@ class SentenceTransformerEmbedder:
         self.calls += len(texts)
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32)
+        if self._forward is not None:
+            from paperatlas.embed.pipeline import encode_batches
+
+            gpu = self.backend == "torch"
+            batch_size = self.batch_size or (GPU_BATCH_SIZE if gpu else DEFAULT_BATCH_SIZE)
+            return unit_rows(encode_batches(model, texts, batch_size, self._forward, pin_memory=gpu))
         with one_thread("torch", len(texts) <= FEW_TEXTS and str(model.device) == "cpu"):
             vectors = model.encode(
                 list(texts),
-                batch_size=self.batch_size,
+                batch_size=self.batch_size or DEFAULT_BATCH_SIZE,
                 normalize_embeddings=True,
                 show_progress_bar=show_progress_bar,
                 convert_to_numpy=True,
@@ -114,4 +170,5 @@ def open_embedder(model: ModelInfo) -> Embedder:
             "embed new text; build it with `--embeddings V.npy --model NAME` (Python: "
             f"Atlas.build(corpus, embedder, embeddings=V)), or pass an embedder of dimension {model.dimension}"
         )
-    return SentenceTransformerEmbedder(model.id)
+    name, backend = split_backend(model.id)
+    return SentenceTransformerEmbedder(name, backend=backend)
