@@ -144,3 +144,13 @@ def test_cuda_uses_fp16_pipeline_and_stays_near_fp32(real_embedder, texts):
     vectors = gpu.encode(texts)
     assert next(gpu._load().parameters()).dtype == torch.float16
     assert (vectors * real_embedder.encode(texts)).sum(1).min() >= 0.999
+
+
+@pytest.mark.slow
+def test_loading_the_model_prints_no_progress_bar(capfd):
+    from transformers.utils import logging as hf_logging
+
+    SentenceTransformerEmbedder(device="cpu").encode(["a query"])
+    captured = capfd.readouterr()
+    assert "Loading weights" not in captured.err + captured.out
+    assert hf_logging.is_progress_bar_enabled()  # the user's own transformers setting is left as it was

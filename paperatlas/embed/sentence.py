@@ -16,8 +16,9 @@ vectors of different backends apart.
 from __future__ import annotations
 
 import os
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Sequence
+from typing import Iterator, Sequence
 
 import numpy as np
 
@@ -98,7 +99,8 @@ class SentenceTransformerEmbedder:
             from sentence_transformers import SentenceTransformer
 
             try:
-                self._model = SentenceTransformer(self.source, device=resolve_device(self.device))
+                with _quiet_weight_loading():
+                    self._model = SentenceTransformer(self.source, device=resolve_device(self.device))
             except (OSError, ValueError) as exc:
                 raise PaperatlasError(
                     f"cannot load embedding model {self.model_name!r}: it must be a local "
@@ -160,6 +162,20 @@ class SentenceTransformerEmbedder:
                 convert_to_numpy=True,
             )
         return unit_rows(vectors)
+
+
+@contextmanager
+def _quiet_weight_loading() -> Iterator[None]:
+    """No "Loading weights" bar from transformers: loading takes a second, and a query must print nothing."""
+    from transformers.utils import logging as hf_logging
+
+    was_enabled = hf_logging.is_progress_bar_enabled()
+    hf_logging.disable_progress_bar()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            hf_logging.enable_progress_bar()
 
 
 def open_embedder(model: ModelInfo) -> Embedder:
