@@ -391,16 +391,21 @@ def evaluate(atlas_path: str, column: str, as_json: bool) -> None:
 @click.option("--png", type=click.Path(dir_okay=False, path_type=Path), default=None, help="Static PNG map.")
 @click.option("--width", default=1600, show_default=True, type=click.IntRange(min=400))
 @click.option("--height", default=1200, show_default=True, type=click.IntRange(min=300))
+@click.option("--abstract-budget", default=8.0,  # = map_payload.ABSTRACT_BUDGET_MB (tested)
+              show_default=True, type=click.FloatRange(min=0),
+              help="Include abstracts in the HTML when they compress to at most this many MB (0: never).")
 @handle_errors
-def map_command(atlas_path: str, out: Path | None, png: Path | None, width: int, height: int) -> None:
+def map_command(atlas_path: str, out: Path | None, png: Path | None, width: int, height: int,
+                abstract_budget: float) -> None:
     """Write ATLAS's topic map: an offline interactive HTML page and/or a PNG."""
     from paperatlas.export import MapData, write_html_map, write_png_map
+    from paperatlas.export.map_data import MAP_NEIGHBOURS
 
     if out is None and png is None:
         raise click.UsageError("give -o map.html, --png map.png, or both")
-    data = MapData.from_atlas(load_atlas(atlas_path))
+    data = MapData.from_atlas(load_atlas(atlas_path), neighbours=MAP_NEIGHBOURS if out is not None else 0)
     if out is not None:
-        write_html_map(data, out)
+        write_html_map(data, out, abstract_budget_mb=abstract_budget)
         click.echo(f"wrote {out} ({out.stat().st_size / 1e6:.1f} MB)", err=True)
     if png is not None:
         write_png_map(data, png, width=width, height=height)
@@ -481,6 +486,34 @@ def verify(atlas_path: Path) -> None:
     total = sum(entry.get("bytes", 0) for entry in manifest.get("files", {}).values())
     click.echo(f"{atlas_path}: all {len(manifest.get('files', {}))} files match the manifest "
                f"({total / 1e6:,.1f} MB); {manifest['corpus']['papers']} papers match the corpus hash", err=True)
+
+
+@main.command("serve")
+@click.argument("atlas_path", metavar="ATLAS", type=click.Path())
+@click.option("--host", default="127.0.0.1", show_default=True,
+              help="Address to listen on; the default lets only this machine connect.")
+@click.option("--port", default=8765, show_default=True, type=click.IntRange(1, 65535))
+@handle_errors
+def serve_command(atlas_path: str, host: str, port: int) -> None:
+    """Serve ATLAS's map with live semantic search at http://HOST:PORT/ (needs the 'serve' extra).
+
+    Read-only. The JSON API: /api/similar?q=TEXT&k=10, /api/similar?id=ID&k=10,
+    /api/paper/ID, /api/topics?layer=N. Stop with Ctrl-C.
+    \f
+    For tests only: PAPERATLAS_FAKE_EMBEDDER=1 as for ``mcp``.
+    """
+    import os
+
+    from paperatlas.serve import serve
+
+    embedder = None
+    if os.environ.get("PAPERATLAS_FAKE_EMBEDDER") == "1":
+        from paperatlas.embed import FakeEmbedder
+
+        embedder = FakeEmbedder()
+    click.echo(f"serving {atlas_path} at http://{'[' + host + ']' if ':' in host else host}:{port}/ (Ctrl-C stops)",
+               err=True)
+    serve(atlas_path, host=host, port=port, embedder=embedder)
 
 
 @main.command("mcp")

@@ -66,8 +66,11 @@ class PageLog:
 class OfflineBrowser:
     """One headless Chromium with a fresh profile; ``open`` loads a local file in a new page."""
 
-    def __init__(self, executable: str, *, width: int = 1400, height: int = 900) -> None:
+    def __init__(self, executable: str, *, width: int = 1400, height: int = 900, allow: tuple[str, ...] = ()) -> None:
+        """``allow``: URL prefixes (a local test server) let through besides local files."""
         from playwright.sync_api import sync_playwright
+
+        self._allow = LOCAL_SCHEMES + tuple(allow)
 
         self._profile = tempfile.TemporaryDirectory(prefix="paperatlas-chromium-")
         self._playwright = sync_playwright().start()
@@ -78,7 +81,7 @@ class OfflineBrowser:
                 headless=True,
                 args=list(CHROMIUM_FLAGS),
                 viewport={"width": width, "height": height},
-                offline=True,
+                offline=not allow,
                 service_workers="block",
                 accept_downloads=False,
             )
@@ -96,14 +99,14 @@ class OfflineBrowser:
 
     def _route(self, route: Any) -> None:
         url = route.request.url
-        if url.startswith(LOCAL_SCHEMES):
+        if url.startswith(self._allow):
             route.continue_()
         else:
             self.log.blocked.append(url)
             route.abort("internetdisconnected")
 
-    def open(self, path: Path, fragment: str = "", *, ready: str = READY) -> Any:
-        """Open ``path`` (file://) in a new page, wait until ``ready`` is true, return the page.
+    def open(self, path: Path | str, fragment: str = "", *, ready: str = READY) -> Any:
+        """Open ``path`` (a file, or an allowed ``http://`` URL) in a new page, wait until ``ready``, return the page.
 
         Console errors and uncaught exceptions go to ``self.log``; a fresh log
         is started for each page.
@@ -112,7 +115,8 @@ class OfflineBrowser:
         page = self.context.new_page()
         page.on("console", lambda msg: self.log.console_errors.append(msg.text) if msg.type == "error" else None)
         page.on("pageerror", lambda error: self.log.page_errors.append(str(error)))
-        page.goto(Path(path).resolve().as_uri() + (f"#{fragment}" if fragment else ""), wait_until="load")
+        url = path if isinstance(path, str) and path.startswith("http") else Path(path).resolve().as_uri()
+        page.goto(url + (f"#{fragment}" if fragment else ""), wait_until="load")
         page.wait_for_function(ready, timeout=30_000)
         return page
 

@@ -15,6 +15,8 @@ def test_weighted_vote_ignores_noise() -> None:
         [[0.9, 0.5, 0.5, 0.99], [0.9, 0.9, 0.9, 0.9], [0.3, 0.3, 0.7, 0.9], [0.1, 0.9, 0.9, 0.9], [0.95, 0.3, 0.3, 0.3]]
     )
     assert assign_by_neighbours(labels, scores).tolist() == [1, -1, 0, 3, 1]
+    # noise voting: row 0 keeps topic 1 (1.0 vs noise 0.99); rows 2 and 3 turn noise (0.9 > 0.7, 2.7 > 0.1)
+    assert assign_by_neighbours(labels, scores, noise_votes=True).tolist() == [1, -1, -1, -1, 1]
 
 
 def test_vote_ties_and_negative_scores() -> None:
@@ -32,10 +34,19 @@ def test_layer_votes_nest_in_parents() -> None:
     scores = np.array([[0.9, 0.5, 0.5], [0.9, 0.9, 0.1], [0.2, 0.2, 0.9]])
     out = assign_layers_by_neighbours(existing, rows, scores)
     # row 0: topic 1 outvoted at layer 0 by topic 2 (1.0 > 0.9): theme 1, not a separate theme vote
-    assert out.tolist() == [[2, 1], [0, 0], [2, 1]]
+    # row 1: its noise neighbours (1.8) outweigh topic 0 (0.1): noise, and theme 1 by the theme vote
+    assert out.tolist() == [[2, 1], [-1, 1], [2, 1]]
+    # without noise votes the one topical neighbour decides
+    quiet = assign_layers_by_neighbours(existing, rows, scores, noise_votes=False)
+    assert quiet.tolist() == [[2, 1], [0, 0], [2, 1]]
+    # noise must outweigh the best topic, not all topics together
+    mixed = assign_layers_by_neighbours(existing, np.array([[4, 0, 2]]), np.array([[0.5, 0.4, 0.4]]))
+    assert mixed[0, 0] == -1
+    close = assign_layers_by_neighbours(existing, np.array([[4, 2, 2]]), np.array([[0.5, 0.3, 0.3]]))
+    assert close[0, 0] == 2
     # a paper among noise: no topic; its theme by vote where themes cover noise, noise where they do not
     alone = np.array([[4, 4, 0]])
-    assert assign_layers_by_neighbours(existing, alone, np.array([[0.9, 0.9, 0.1]]))[0, 0] == 0
+    assert assign_layers_by_neighbours(existing, alone, np.array([[0.9, 0.9, 0.1]]))[0, 0] == -1
     noisy = assign_layers_by_neighbours(existing, np.array([[4, 4]]), np.array([[0.9, 0.9]]))
     assert noisy.tolist() == [[-1, 1]]
     kept = existing.copy()

@@ -30,3 +30,6 @@ def test_explore_notebook_executes(tmp_path, real_atlas_path):
     assert any("papers like</b>" in h for h in html)  # search results
     assert any("<iframe srcdoc=" in h and "https://" not in h.split("srcdoc=")[0] for h in html)  # the map
     assert (tmp_path / "atlas" / "manifest.json").exists()
+    # the inline map is the WebGL page with compact data: the executed notebook stays small
+    assert any("createScatterplot" in h for h in html)
+    assert len(nbformat.writes(notebook).encode()) < 1_500_000

@@ -21,17 +21,23 @@ if TYPE_CHECKING:
     from paperatlas.index import PaperIndex
 
 
-def assign_by_neighbours(neighbour_labels: np.ndarray, neighbour_scores: np.ndarray) -> np.ndarray:
+def assign_by_neighbours(
+    neighbour_labels: np.ndarray, neighbour_scores: np.ndarray, noise_votes: bool = False
+) -> np.ndarray:
     """Weighted vote of each row's neighbours' topics.
 
     Each neighbour votes for its topic with its score (e.g. cosine
     similarity; negative scores count as 0). Noise neighbours (-1) do not
-    vote. A row whose neighbours are all noise, or whose votes sum to 0, gets
-    -1. Ties go to the smaller topic id.
+    vote, unless ``noise_votes``: then noise is one more candidate, and a row
+    whose noise neighbours outweigh every topic's is noise, so papers placed by
+    vote are noise about as often as the fitted papers around them. A row whose
+    neighbours are all noise, or whose votes sum to 0, gets -1. Ties go to the
+    smaller topic id.
 
     Args:
         neighbour_labels: ``(m, k)`` topic of each neighbour.
         neighbour_scores: ``(m, k)`` similarity of each neighbour.
+        noise_votes: Whether noise neighbours vote for noise.
 
     Returns:
         ``(m,)`` int64 labels.
@@ -53,7 +59,11 @@ def assign_by_neighbours(neighbour_labels: np.ndarray, neighbour_scores: np.ndar
     votes = np.zeros((labels.shape[0], topics.size), dtype=np.float64)
     np.add.at(votes, (np.repeat(np.arange(labels.shape[0]), labels.shape[1]), position.ravel()), weights.ravel())
     best = np.argmax(votes, axis=1)  # first maximum: smallest topic id
-    has_vote = votes[np.arange(labels.shape[0]), best] > 0
+    top = votes[np.arange(labels.shape[0]), best]
+    has_vote = top > 0
+    if noise_votes:
+        noise = np.where(labels < 0, np.clip(np.nan_to_num(scores, nan=0.0), 0.0, None), 0.0).sum(axis=1)
+        has_vote &= top >= noise
     out[has_vote] = topics[best[has_vote]]
     return out
 
@@ -72,10 +82,12 @@ def layer_parents(layer_labels: np.ndarray) -> list[tuple[dict[int, int], bool]]
 def assign_layers_by_neighbours(
     layer_labels: np.ndarray, neighbour_rows: np.ndarray, neighbour_scores: np.ndarray,
     tree: list[tuple[dict[int, int], bool]] | None = None,
+    noise_votes: bool = True,
 ) -> np.ndarray:
     """Topics of new papers at every layer, nested like the existing ones.
 
-    Layer 0 is a vote of the neighbours (``assign_by_neighbours``). At each
+    Layer 0 is a vote of the neighbours (``assign_by_neighbours``, where noise
+    neighbours vote for noise unless ``noise_votes`` is off). At each
     coarser layer a paper with a topic one layer down takes that topic's
     parent, so the new papers nest as the old ones do; a paper that is noise
     one layer down gets a vote of its neighbours if the layer gives noise
@@ -86,6 +98,7 @@ def assign_layers_by_neighbours(
         neighbour_rows: ``(m, k)`` rows of each new paper's nearest existing papers.
         neighbour_scores: ``(m, k)`` their similarities.
         tree: ``layer_parents(layer_labels)``, when already computed.
+        noise_votes: Whether noise neighbours vote for noise at layer 0.
 
     Returns:
         ``(m, layers)`` int64 labels.
@@ -97,7 +110,7 @@ def assign_layers_by_neighbours(
     out = np.full((rows.shape[0], existing.shape[1]), NOISE, dtype=np.int64)
     if rows.shape[0] == 0 or existing.shape[1] == 0:
         return out
-    out[:, 0] = assign_by_neighbours(existing[rows, 0], neighbour_scores)
+    out[:, 0] = assign_by_neighbours(existing[rows, 0], neighbour_scores, noise_votes=noise_votes)
     tree = layer_parents(existing) if tree is None else tree
     for layer, (parent, covers_noise) in enumerate(tree, start=1):
         out[:, layer] = [parent.get(int(topic), NOISE) for topic in out[:, layer - 1]]

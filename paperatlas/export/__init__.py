@@ -1,6 +1,6 @@
 """Exports of an atlas: paper tables and trends, the interactive HTML map and the static PNG map.
 
-Importing this package is cheap: pandas, plotly and matplotlib load inside the
+Importing this package is cheap: pandas and matplotlib load inside the
 functions that need them.
 """
 

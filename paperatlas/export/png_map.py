@@ -9,7 +9,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from paperatlas.errors import PaperatlasError
-from paperatlas.export.html_map import NOISE_COLOUR, MapLayer, map_layers, topic_colours
+from paperatlas.export.map_colours import NOISE_COLOUR, topic_colours
+from paperatlas.export.map_topics import MapLayer, map_layers
 
 if TYPE_CHECKING:
     from paperatlas.export.map_data import MapData
@@ -46,6 +47,8 @@ class PngMap:
     height: int
     labels: tuple[MapLabel, ...]
     dropped: tuple[str, ...] = ()
+    legend: tuple[str, ...] = ()
+    """The topics the legend lists (the largest fine topics, with their colours)."""
 
     def __fspath__(self) -> str:
         return os.fspath(self.path)
@@ -156,6 +159,10 @@ def write_png_map(
     renderer = canvas.get_renderer()
     frame = ax.get_window_extent(renderer)
     placed: list[tuple[float, float, float, float]] = []
+    legend = _legend(ax, fine, colours, scale * px, LEGEND_TOPICS)
+    if legend is not None:  # labels keep clear of it
+        box = legend.get_window_extent(renderer)
+        placed.append((box.x0, box.y0, box.x1, box.y1))
     labels: list[MapLabel] = []
     dropped: list[str] = []
     theme_colour = "#444444"
@@ -216,4 +223,24 @@ def write_png_map(
         fig.savefig(path, dpi=dpi, format="png", facecolor="white")
     except OSError as error:
         raise PaperatlasError(f"cannot write the map to {path}: {error.strerror or error}") from None
-    return PngMap(path=path, width=width, height=height, labels=tuple(labels), dropped=tuple(dropped))
+    listed = tuple(t.get_text() for t in legend.get_texts()) if legend is not None else ()
+    return PngMap(path=path, width=width, height=height, labels=tuple(labels), dropped=tuple(dropped), legend=listed)
+
+
+LEGEND_TOPICS = 12
+"""Most topics the PNG's legend lists."""
+
+
+def _legend(ax, fine: MapLayer, colours: dict[int, str], unit: float, most: int):
+    """A legend of the largest fine topics (coloured dots) in the lower left, or None without topics."""
+    from matplotlib.lines import Line2D
+
+    shown = fine.topics[:most]
+    if not shown:
+        return None
+    handles = [Line2D([], [], marker="o", linestyle="", markersize=9 * unit, markerfacecolor=colours[t.topic_id],
+                      markeredgewidth=0, label=textwrap.shorten(t.name, 40, placeholder="…")) for t in shown]
+    more = len(fine.topics) - len(shown)
+    return ax.legend(handles=handles, loc="lower left", fontsize=11 * unit, frameon=True, framealpha=0.9,
+                     title=f"largest topics (of {len(fine.topics):,})" if more > 0 else "topics",
+                     title_fontsize=11 * unit, borderpad=0.6, labelspacing=0.3, handletextpad=0.3)

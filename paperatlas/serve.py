@@ -1,0 +1,220 @@
+"""``paperatlas serve``: the map as a local web app, with live semantic search over a JSON API.
+
+The page is the static map (same renderer and data blocks) and, served, it also
+asks the server for what a file cannot hold: free-text search through the
+atlas's model and index, a clicked paper's similar papers from the real index
+with their "why" terms, and abstracts on demand. The API (all ``GET``, JSON):
+
+* ``/api/similar?q=TEXT&k=10``: papers similar to free text;
+* ``/api/similar?id=ID&k=10``: papers similar to a paper of the atlas;
+* ``/api/paper/{id}``: one paper with its abstract, topic path and key terms;
+* ``/api/topics?layer=N``: the topics of one layer, largest first.
+
+Read-only (other methods get 405), bound to 127.0.0.1 unless told otherwise;
+a bad parameter gets a 4xx answer ``{"error": ..., "parameter": ...}`` and the
+server keeps serving. The atlas and its model load once, at start. Built on
+Starlette and uvicorn (the ``serve`` extra).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from paperatlas.errors import PaperatlasError
+
+if TYPE_CHECKING:
+    from paperatlas.atlas import Atlas
+    from paperatlas.embed import Embedder
+
+MISSING_EXTRA = "paperatlas serve needs the 'serve' extra: pip install 'paperatlas[serve]'"
+MAX_K = 200
+LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1")
+
+logger = logging.getLogger("paperatlas.serve")
+
+
+class ApiError(PaperatlasError):
+    """A request the API refuses: HTTP ``status``, naming the ``parameter`` at fault."""
+
+    def __init__(self, message: str, parameter: str | None = None, status: int = 400) -> None:
+        super().__init__(message)
+        self.parameter = parameter
+        self.status = status
+
+
+def _require_serve() -> None:
+    try:
+        import starlette  # noqa: F401
+        import uvicorn  # noqa: F401
+    except ImportError:
+        raise PaperatlasError(MISSING_EXTRA) from None
+
+
+def _whole(params: Any, name: str, default: int, low: int, high: int) -> int:
+    raw = params.get(name)
+    if raw is None:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ApiError(f"{name} must be a whole number, got {raw!r}", name) from None
+    if not low <= value <= high:
+        raise ApiError(f"{name} must be from {low} to {high}, got {value}", name)
+    return value
+
+
+class AtlasApi:
+    """The API's answers for one loaded atlas, as plain JSON-able values (no HTTP here).
+
+    Queries run one at a time (a lock): the atlas's search code is not shared
+    between threads, and one query takes milliseconds.
+    """
+
+    def __init__(self, atlas: Atlas) -> None:
+        self.atlas = atlas
+        self._lock = threading.Lock()
+
+    def warm(self) -> None:
+        """Load what queries need now, not on the first request: the model (when the atlas names one)."""
+        state = self.atlas.search_state
+        state.terms, state.title_rows  # noqa: B018 - built on first access
+        if not state.has_embedder():
+            try:
+                state.embedder(self.atlas.model)
+            except PaperatlasError as error:  # e.g. vectors from elsewhere, no model named
+                logger.warning("text queries are off: %s", error)
+
+    def similar(self, params: Any) -> dict[str, Any]:
+        from paperatlas.tool import call_tool
+
+        text, paper_id = params.get("q"), params.get("id")
+        if (text is None) == (paper_id is None):
+            raise ApiError("give exactly one of q (free text) or id (a paper id)", "q" if text is None else "id")
+        k = _whole(params, "k", 10, 1, MAX_K)
+        if paper_id is not None:
+            if paper_id not in self.atlas.corpus:
+                raise ApiError(f"unknown paper id {paper_id!r}", "id", 404)
+            arguments = {"query": paper_id, "k": k, "by": "id"}
+        else:
+            if not text.strip():
+                raise ApiError("q must not be empty", "q")
+            arguments = {"query": text, "k": k, "by": "text"}
+        with self._lock:
+            try:
+                results = call_tool(self.atlas, "find_similar_papers", arguments)
+            except PaperatlasError as error:
+                raise ApiError(str(error), "id" if paper_id is not None else "q") from None
+        return {"query": text if paper_id is None else paper_id, "by": arguments["by"], "k": k, "results": results}
+
+    def paper(self, paper_id: str) -> dict[str, Any]:
+        from paperatlas.tool import get_paper
+
+        if paper_id not in self.atlas.corpus:
+            raise ApiError(f"unknown paper id {paper_id!r}", "id", 404)
+        with self._lock:
+            record = get_paper(self.atlas, paper_id)
+            topics = self.atlas.topics
+            if topics is not None:
+                row = self.atlas.corpus.row(paper_id)
+                path = []
+                for layer in range(topics.labels.shape[1]):
+                    tid = int(topics.labels[row, layer])
+                    names = topics.names_at(layer)
+                    path.append({"layer": layer, "topic_id": tid, "name": names.get(tid) if tid >= 0 else None})
+                record["topic_path"] = path
+        return record
+
+    def topics(self, params: Any) -> dict[str, Any]:
+        from paperatlas.tool import list_topics
+
+        if self.atlas.topics is None:
+            raise ApiError("this atlas has no topics", "layer", 404)
+        layers = self.atlas.topics.labels.shape[1]
+        layer = _whole(params, "layer", 0, 0, layers - 1)
+        with self._lock:
+            return {"layer": layer, "layers": layers, "topics": list_topics(self.atlas, layer)}
+
+
+def create_app(atlas: Atlas, *, title: str = "paperatlas topic map"):
+    """The Starlette app serving ``atlas``: the map page at ``/`` and the JSON API under ``/api/``."""
+    _require_serve()
+    from starlette.applications import Starlette
+    from starlette.exceptions import HTTPException
+    from starlette.requests import Request
+    from starlette.responses import HTMLResponse, JSONResponse
+    from starlette.routing import Route
+
+    from paperatlas.export.html_map import SERVED_CONTENT_SECURITY_POLICY, render_html_map
+    from paperatlas.export.map_data import MapData
+
+    api = AtlasApi(atlas)
+    api.warm()
+    page = render_html_map(MapData.from_atlas(atlas), title=title, abstract_budget_mb=0, served=True)
+    headers = {"Content-Security-Policy": SERVED_CONTENT_SECURITY_POLICY, "X-Content-Type-Options": "nosniff",
+               "Cache-Control": "no-store"}
+
+    def answer(function, *args: Any) -> JSONResponse:
+        try:
+            return JSONResponse(function(*args), headers={"Cache-Control": "no-store"})
+        except ApiError as error:
+            return JSONResponse({"error": str(error), "parameter": error.parameter}, status_code=error.status)
+        except PaperatlasError as error:
+            return JSONResponse({"error": str(error), "parameter": None}, status_code=400)
+
+    async def index(request: Request) -> HTMLResponse:
+        return HTMLResponse(page, headers=headers)
+
+    def similar(request: Request) -> JSONResponse:
+        return answer(api.similar, request.query_params)
+
+    def paper(request: Request) -> JSONResponse:
+        return answer(api.paper, request.path_params["paper_id"])
+
+    def topics(request: Request) -> JSONResponse:
+        return answer(api.topics, request.query_params)
+
+    async def http_error(request: Request, error: HTTPException) -> JSONResponse:
+        message = {404: "no such page", 405: "read-only: only GET is served"}.get(error.status_code, str(error.detail))
+        return JSONResponse({"error": message, "parameter": None}, status_code=error.status_code,
+                            headers=getattr(error, "headers", None))
+
+    async def server_error(request: Request, error: Exception) -> JSONResponse:
+        logger.exception("error answering %s", request.url.path)
+        return JSONResponse({"error": f"internal error: {type(error).__name__}", "parameter": None}, status_code=500)
+
+    routes = [
+        Route("/", index, methods=["GET"]),
+        Route("/api/similar", similar, methods=["GET"]),
+        Route("/api/paper/{paper_id:path}", paper, methods=["GET"]),
+        Route("/api/topics", topics, methods=["GET"]),
+    ]
+    return Starlette(routes=routes, exception_handlers={HTTPException: http_error, Exception: server_error})
+
+
+def serve(
+    atlas_path: str | Path,
+    *,
+    host: str = "127.0.0.1",
+    port: int = 8765,
+    embedder: Embedder | None = None,
+) -> None:
+    """Load the atlas (and its model) once and serve the map and API until interrupted.
+
+    ``host`` is 127.0.0.1 by default: only this machine can connect. Another
+    address (``0.0.0.0``) serves the network, read-only; a warning says so.
+    """
+    _require_serve()
+    import uvicorn
+
+    from paperatlas.atlas import Atlas
+
+    atlas = Atlas.load(atlas_path)
+    if embedder is not None:
+        atlas.use_embedder(embedder)
+    app = create_app(atlas, title=f"paperatlas: {Path(atlas_path).name}")
+    if host not in LOCAL_HOSTS:
+        logger.warning("serving on %s: other machines can reach this atlas (read-only)", host)
+    uvicorn.run(app, host=host, port=port, log_level="warning")
