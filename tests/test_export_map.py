@@ -694,3 +694,31 @@ def test_gzip_within_budget_stops_early_and_round_trips() -> None:
     assert packed is not None and gzip.decompress(packed) == text
     assert _gzip_within(text, len(packed) - 1, chunk=1 << 16) is None
     assert _gzip_within(text, len(packed), chunk=1 << 16) == packed
+
+
+def test_bundled_atlas_map_in_the_browser(browser: OfflineBrowser, real_topics_atlas, tmp_path: Path) -> None:
+    """The real bundled atlas's map: every paper drawn, named topics labelled without overlap, real panel."""
+    atlas = real_topics_atlas
+    html = export.write_html_map(MapData.from_atlas(atlas), tmp_path / "map.html")
+    assert html.stat().st_size < 2_000_000
+    page = browser.open(html)
+    try:
+        assert page.evaluate("window.paperatlas.pointCount()") == len(atlas) == 350
+        assert page.evaluate("window.paperatlas.drawnCount()") == 350
+        labels = page.evaluate("window.paperatlas.labels()")
+        assert labels and not _boxes_overlap(page.evaluate("window.paperatlas.labelBoxes()"))
+        names = set(atlas.topics.names_at(page.evaluate("window.paperatlas.labelLayer()")).values())
+        assert set(labels) <= names
+        paper = atlas.corpus[42]
+        page.evaluate("id => window.paperatlas.select(id)", paper.id)
+        assert page.locator("#pa-paper-title").inner_text() == paper.title
+        assert page.locator("#pa-paper-abstract").inner_text().strip() == paper.abstract.strip()
+        assert page.locator("#pa-neighbours button.pa-nb").count() == 5
+        page.locator("#pa-search").fill("diffusion")
+        page.wait_for_function("window.paperatlas.query() === 'diffusion'")
+        hits = set(page.evaluate("window.paperatlas.highlighted()"))
+        expected = {p.id for p in atlas.corpus if "diffusion" in p.title.lower() or "diffusion" in (p.abstract or "").lower()}
+        assert hits == expected and hits
+        assert browser.log.problems() == []
+    finally:
+        page.close()
