@@ -403,7 +403,8 @@ def map_command(atlas_path: str, out: Path | None, png: Path | None, width: int,
 
     if out is None and png is None:
         raise click.UsageError("give -o map.html, --png map.png, or both")
-    data = MapData.from_atlas(load_atlas(atlas_path), neighbours=MAP_NEIGHBOURS if out is not None else 0)
+    data = MapData.from_atlas(load_atlas(atlas_path), neighbours=MAP_NEIGHBOURS if out is not None else 0,
+                              progress=True)
     if out is not None:
         write_html_map(data, out, abstract_budget_mb=abstract_budget)
         click.echo(f"wrote {out} ({out.stat().st_size / 1e6:.1f} MB)", err=True)

@@ -307,11 +307,13 @@ def knn_graph(index: PaperIndex, vectors: np.ndarray, k: int) -> tuple[np.ndarra
     return self_first_graph(scores, rows, k)
 
 
-def self_first_graph(scores: np.ndarray, rows: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+def self_first_graph(
+    scores: np.ndarray, rows: np.ndarray, k: int, offset: int = 0
+) -> tuple[np.ndarray, np.ndarray]:
     """A kNN graph from an index searched with its own vectors: self in column 0.
 
-    ``scores``/``rows`` come from searching every stored row for ``k + 1``
-    neighbours. Each row's own index goes first (distance 0), even where
+    ``scores``/``rows`` come from searching every stored row (or the rows from
+    ``offset`` on, a batch) for ``k + 1`` neighbours. Each row's own index goes first (distance 0), even where
     duplicates tie with it; the rest keep their order. Distances are cosine
     (``1 - inner product``, clipped at 0).
 
@@ -320,7 +322,7 @@ def self_first_graph(scores: np.ndarray, rows: np.ndarray, k: int) -> tuple[np.n
     """
     n = rows.shape[0]
     k = min(int(k), rows.shape[1] if n else k)
-    own = np.arange(n, dtype=np.int64)
+    own = np.arange(offset, offset + n, dtype=np.int64)
     out_idx = np.empty((n, k), dtype=np.int64)
     out_dist = np.empty((n, k), dtype=np.float32)
     out_idx[:, 0] = own
@@ -330,7 +332,7 @@ def self_first_graph(scores: np.ndarray, rows: np.ndarray, k: int) -> tuple[np.n
         is_self = rows == own[:, None]
         first = np.where(is_self.any(axis=1), np.argmax(is_self, axis=1), width - 1)
         keep = np.ones(rows.shape, dtype=bool)
-        keep[own, first] = False
+        keep[np.arange(n), first] = False
         others = rows[keep].reshape(n, width - 1)[:, : k - 1]
         other_scores = scores[keep].reshape(n, width - 1)[:, : k - 1]
         out_idx[:, 1:] = others

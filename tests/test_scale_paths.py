@@ -127,3 +127,21 @@ def test_the_corpus_hash_of_arrow_columns_equals_the_row_by_row_one(tmp_path):
     assert corpus_hash(loaded) == corpus_hash(Corpus(items))
     part = loaded.subset([i % 3 != 0 for i in range(len(loaded))])  # a filtered, offset table
     assert corpus_hash(part) == corpus_hash(Corpus([p for i, p in enumerate(items) if i % 3 != 0]))
+
+
+def test_map_neighbours_searched_in_batches_equal_one_search(bundled_corpus, capsys):
+    import faiss
+
+    from paperatlas.export.tables import nearest_rows
+
+    atlas = Atlas.build(bundled_corpus, FakeEmbedder(), cache=None)
+    whole = nearest_rows(atlas, 5, batch=10_000)
+    batched = nearest_rows(atlas, 5, batch=37, progress=True)
+    assert batched.shape == (len(atlas), 5) and np.array_equal(whole, batched)
+    assert "nearest papers" in capsys.readouterr().err  # a bar over the 10 batches
+    nearest_rows(atlas, 5, progress=True)
+    assert "nearest papers" not in capsys.readouterr().err  # one batch: no bar
+    vectors = np.ascontiguousarray(atlas.embeddings)
+    _, truth = faiss.knn(vectors, vectors, 6, metric=faiss.METRIC_INNER_PRODUCT)
+    assert not (batched == np.arange(len(atlas))[:, None]).any()  # never the paper itself
+    assert np.mean([len(set(a) & set(b[1:])) / 5 for a, b in zip(batched, truth)]) > 0.95

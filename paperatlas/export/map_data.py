@@ -57,8 +57,11 @@ class MapData:
         return len(self.ids)
 
     @classmethod
-    def from_atlas(cls, atlas: Atlas, neighbours: int = MAP_NEIGHBOURS) -> MapData:
-        """The map of an atlas with topics (positions, labels and names from its topics record)."""
+    def from_atlas(cls, atlas: Atlas, neighbours: int = MAP_NEIGHBOURS, *, progress: bool = False) -> MapData:
+        """The map of an atlas with topics (positions, labels and names from its topics record).
+
+        ``progress`` shows a bar while the neighbours of a large atlas are searched.
+        """
         from paperatlas.export.tables import nearest_rows
 
         topics = atlas.require_topics()
@@ -72,7 +75,7 @@ class MapData:
             abstracts=corpus.column("abstract"),
             coords=np.asarray(topics.coords, dtype=float),
             labels=topics.labels,
-            neighbours=[list(r) for r in nearest_rows(atlas, neighbours)] if neighbours > 0 else [[]] * len(atlas),
+            neighbours=[list(r) for r in nearest_rows(atlas, neighbours, progress=progress)] if neighbours > 0 else [[]] * len(atlas),
             topics=topics.table[["layer", "topic_id", "name", "size", "keyterms"]].copy(),
         )
 

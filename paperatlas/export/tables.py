@@ -47,13 +47,32 @@ def paper_table(atlas: Atlas, neighbours: int = 0) -> pd.DataFrame:
     return table
 
 
-def nearest_rows(atlas: Atlas, k: int) -> np.ndarray:
-    """``(n, k)`` rows of each paper's ``k`` nearest other papers (fewer columns in a tiny atlas)."""
-    from paperatlas.index import bulk_index, knn_graph
+NEAREST_BATCH = 20_000
+"""Papers searched at a time by ``nearest_rows`` (a progress bar counts the batches)."""
 
-    index = atlas.index if atlas.index.kind in ("exact", "hnsw") else bulk_index(atlas.embeddings)
-    rows, _ = knn_graph(index, atlas.embeddings, k + 1)
-    return rows[:, 1:]
+
+def nearest_rows(atlas: Atlas, k: int, *, progress: bool = False, batch: int = NEAREST_BATCH) -> np.ndarray:
+    """``(n, k)`` rows of each paper's ``k`` nearest other papers (fewer columns in a tiny atlas).
+
+    Searched ``batch`` papers at a time; ``progress`` shows a bar when there is more than one batch.
+    """
+    from paperatlas.index import bulk_index, self_first_graph
+
+    vectors = atlas.embeddings
+    n = len(vectors)
+    index = atlas.index if atlas.index.kind in ("exact", "hnsw") else bulk_index(vectors)
+    width = max(1, min(k + 2, n))
+    starts = range(0, n, batch)
+    if progress and n > batch:
+        from tqdm.auto import tqdm
+
+        starts = tqdm(starts, desc="nearest papers", unit="batch", leave=False)
+    parts = [np.empty((0, min(k + 1, n) - 1), dtype=np.int64)]
+    for start in starts:
+        scores, rows = index.search(np.ascontiguousarray(vectors[start : start + batch]), width)
+        graph, _ = self_first_graph(scores, rows, k + 1, offset=start)
+        parts.append(graph[:, 1:])
+    return np.concatenate(parts)
 
 
 def topic_trends(atlas: Atlas, layer: int = 0) -> pd.DataFrame:
