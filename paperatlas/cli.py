@@ -489,6 +489,17 @@ def verify(atlas_path: Path) -> None:
                f"({total / 1e6:,.1f} MB); {manifest['corpus']['papers']} papers match the corpus hash", err=True)
 
 
+def _test_embedder():
+    """FakeEmbedder when PAPERATLAS_FAKE_EMBEDDER=1 (tests of the servers), else None: the atlas's own model."""
+    import os
+
+    if os.environ.get("PAPERATLAS_FAKE_EMBEDDER") != "1":
+        return None
+    from paperatlas.embed import FakeEmbedder
+
+    return FakeEmbedder()
+
+
 @main.command("serve")
 @click.argument("atlas_path", metavar="ATLAS", type=click.Path())
 @click.option("--host", default="127.0.0.1", show_default=True,
@@ -503,15 +514,9 @@ def serve_command(atlas_path: str, host: str, port: int) -> None:
     \f
     For tests only: PAPERATLAS_FAKE_EMBEDDER=1 as for ``mcp``.
     """
-    import os
-
     from paperatlas.serve import serve
 
-    embedder = None
-    if os.environ.get("PAPERATLAS_FAKE_EMBEDDER") == "1":
-        from paperatlas.embed import FakeEmbedder
-
-        embedder = FakeEmbedder()
+    embedder = _test_embedder()
     click.echo(f"serving {atlas_path} at http://{'[' + host + ']' if ':' in host else host}:{port}/ (Ctrl-C stops)",
                err=True)
     serve(atlas_path, host=host, port=port, embedder=embedder)
@@ -530,16 +535,9 @@ def mcp_command(atlas_path: str) -> None:
     queries use paperatlas.embed.FakeEmbedder instead of loading the real model;
     the atlas must then have been built with FakeEmbedder ("fake-hashing-384").
     """
-    import os
-
     from paperatlas.mcp_server import serve
 
-    embedder = None
-    if os.environ.get("PAPERATLAS_FAKE_EMBEDDER") == "1":
-        from paperatlas.embed import FakeEmbedder
-
-        embedder = FakeEmbedder()
-    serve(atlas_path, embedder=embedder)
+    serve(atlas_path, embedder=_test_embedder())
 
 
 if __name__ == "__main__":  # pragma: no cover

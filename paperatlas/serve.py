@@ -76,6 +76,8 @@ class AtlasApi:
     def __init__(self, atlas: Atlas) -> None:
         self.atlas = atlas
         self._lock = threading.Lock()
+        topics = atlas.topics  # read-only here: the names per layer are looked up once
+        self._names = [topics.names_at(layer) for layer in range(topics.n_layers)] if topics is not None else []
 
     def warm(self) -> None:
         """Load what queries need now, not on the first request: the model (when the atlas names one)."""
@@ -116,23 +118,20 @@ class AtlasApi:
             raise ApiError(f"unknown paper id {paper_id!r}", "id", 404)
         with self._lock:
             record = get_paper(self.atlas, paper_id)
-            topics = self.atlas.topics
-            if topics is not None:
-                row = self.atlas.corpus.row(paper_id)
-                path = []
-                for layer in range(topics.labels.shape[1]):
-                    tid = int(topics.labels[row, layer])
-                    names = topics.names_at(layer)
-                    path.append({"layer": layer, "topic_id": tid, "name": names.get(tid) if tid >= 0 else None})
-                record["topic_path"] = path
+            if self._names:
+                labels = self.atlas.topics.labels[self.atlas.corpus.row(paper_id)]
+                record["topic_path"] = [
+                    {"layer": layer, "topic_id": int(tid), "name": names.get(int(tid)) if tid >= 0 else None}
+                    for layer, (tid, names) in enumerate(zip(labels, self._names))
+                ]
         return record
 
     def topics(self, params: Any) -> dict[str, Any]:
         from paperatlas.tool import list_topics
 
-        if self.atlas.topics is None:
+        if not self._names:
             raise ApiError("this atlas has no topics", "layer", 404)
-        layers = self.atlas.topics.labels.shape[1]
+        layers = len(self._names)
         layer = _whole(params, "layer", 0, 0, layers - 1)
         with self._lock:
             return {"layer": layer, "layers": layers, "topics": list_topics(self.atlas, layer)}

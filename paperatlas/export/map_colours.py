@@ -68,21 +68,17 @@ def colour_distance(first: str, second: str) -> float:
 
 
 def neighbour_pairs(layer: MapLayer, k: int = MAP_NEIGHBOURS) -> list[tuple[int, int]]:
-    """Pairs of topic ids of ``layer`` whose centres are among each other's ``k`` nearest."""
+    """Pairs of topic ids of ``layer`` where one centre is among the other's ``k`` nearest."""
     ids = [t.topic_id for t in layer.topics]
     if len(ids) < 2:
         return []
+    from scipy.spatial import cKDTree
+
     centres = np.array([[t.x, t.y] for t in layer.topics])
     span = np.ptp(centres, axis=0)
     centres = centres / np.where(span > 0, span, 1.0)
-    distance = np.linalg.norm(centres[:, None, :] - centres[None, :, :], axis=2) if len(ids) <= 4000 else None
+    _, near = cKDTree(centres).query(centres, k=min(k, len(ids) - 1) + 1)
     pairs: set[tuple[int, int]] = set()
-    if distance is None:  # many topics: a KD-tree would do; a sort per row is fine up to here
-        from scipy.spatial import cKDTree
-
-        _, near = cKDTree(centres).query(centres, k=min(k, len(ids) - 1) + 1)
-    else:
-        near = np.argsort(distance, axis=1)[:, : min(k, len(ids) - 1) + 1]
     for i, row in enumerate(near):
         for j in row[1:]:
             pairs.add((min(ids[i], ids[int(j)]), max(ids[i], ids[int(j)])))

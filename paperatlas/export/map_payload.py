@@ -39,11 +39,6 @@ class MapPayload:
     meta: dict[str, Any]
     blocks: dict[str, bytes]
 
-    @property
-    def compressed_bytes(self) -> int:
-        """Total size of the compressed blocks."""
-        return sum(len(b) for b in self.blocks.values())
-
 
 def _gzip(data: bytes) -> bytes:
     return gzip.compress(data, compresslevel=6, mtime=0)
