@@ -1,8 +1,9 @@
 """Topic quality and speed: paperatlas vs k-means and BERTopic's defaults, on the same embeddings.
 
-Quality (labelled eval sets, real all-MiniLM-L6-v2 vectors): per layer topics, noise,
-V-measure/NMI/ARI against the label; the layer whose topic count is closest to the number
-of labels is compared with k-means (k = number of labels) and with BERTopic's defaults.
+Quality (every labelled eval set, real all-MiniLM-L6-v2 vectors): per layer topics, noise and
+V-measure against the label, beside k-means with the same k (mean of 3 seeds); the layer whose
+topic count is nearest the number of labels is also compared with k-means at k = labels; and
+BERTopic's defaults on the same vectors.
 Speed: topic fitting (reduce + cluster + represent, embeddings given) at 10k and 100k papers.
 
 Vectors come from benchmarks/_cache/<name>.npy (ids checked) or are embedded once on CPU and
@@ -11,7 +12,7 @@ cached them, else the 10k real vectors plus 90k interpolations between real neig
 --no-100k to skip.
 BERTopic is optional (pip install bertopic in the benchmark environment only).
 
-Usage: python benchmarks/bench_topics.py [--no-bertopic] [--no-100k]
+Usage: python benchmarks/bench_topics.py [--sets ...] [--quality-only] [--no-bertopic] [--no-100k]
 """
 
 from __future__ import annotations
@@ -22,25 +23,8 @@ import time
 
 import numpy as np
 
-from common import CACHE, machine, read_eval, realistic_vectors
+from common import CACHE, EVAL_SETS, eval_set, machine, read_eval, realistic_vectors
 
-SETS = {"arxiv2007": ("arxiv2007_sample.jsonl.gz", None), "paperlists10k": ("paperlists_venues.jsonl.gz", 10_000)}
-
-
-def vectors_for(name: str, records: list[dict]) -> np.ndarray:
-    cached, meta = CACHE / f"{name}.npy", CACHE / f"{name}.json"
-    if cached.exists() and meta.exists() and json.loads(meta.read_text())["ids"] == [r["id"] for r in records]:
-        return np.load(cached, allow_pickle=False)
-    from paperatlas.embed import SentenceTransformerEmbedder
-
-    print(f"  embedding {len(records)} papers on CPU once (cached in {CACHE}) ...", flush=True)
-    vectors = SentenceTransformerEmbedder(device="auto", batch_size=64).encode(
-        [r["title"] + ". " + r["abstract"] for r in records], show_progress_bar=True)
-    CACHE.mkdir(exist_ok=True)
-    np.save(cached, vectors, allow_pickle=False)
-    meta.write_text(json.dumps({"ids": [r["id"] for r in records], "labels": [r["label"] for r in records],
-                                "texts": [r["title"] + ". " + r["abstract"] for r in records]}))
-    return vectors
 
 
 def row(name: str, what: str, topics: int, scores: dict, seconds: float | None = None) -> None:
@@ -57,18 +41,30 @@ def bertopic_labels(texts: list[str], vectors: np.ndarray) -> tuple[np.ndarray, 
     return np.asarray(labels), time.perf_counter() - start
 
 
-def quality(use_bertopic: bool) -> dict[str, tuple[np.ndarray, list[str]]]:
-    from paperatlas.atlas import Atlas
-    from paperatlas.evaluation import kmeans_baseline, label_scores
-    from paperatlas.corpus import Corpus, Paper
-    from paperatlas.evaluation import evaluate_atlas
+def kmeans_mean(vectors: np.ndarray, labels: np.ndarray, k: int, seeds=(0, 1, 2)) -> float:
+    """Mean V-measure of k-means over three seeds (paperatlas.evaluation.kmeans_baseline, n_init=3;
+    one init per seed above 20,000 papers, to bound the time)."""
+    from sklearn.cluster import KMeans
+    from sklearn.metrics import v_measure_score
 
-    print("| corpus | clustering | topics | V-measure | NMI | ARI | noise | fit time |")
+    n_init = 3 if len(vectors) <= 20_000 else 1
+    return float(np.mean([v_measure_score(labels, KMeans(k, n_init=n_init, random_state=seed).fit_predict(vectors))
+                          for seed in seeds]))
+
+
+def quality(use_bertopic: bool, names: list[str]) -> dict[str, tuple[np.ndarray, list[str]]]:
+    """Per set and layer: topics, noise, V-measure, k-means at the same k (mean of 3 seeds), and
+    the two targets: V >= k-means(k) - 0.01 at every layer, and at the layer nearest the label
+    count V >= k-means(k = labels)."""
+    from paperatlas.atlas import Atlas
+    from paperatlas.corpus import Corpus, Paper
+    from paperatlas.evaluation import evaluate_atlas, label_scores
+
+    print("| set | clustering | topics | V-measure | noise | k-means, same k (3 seeds) | target | fit time |")
     print("|---|---|---|---|---|---|---|---|")
     loaded = {}
-    for name, (file, limit) in SETS.items():
-        records = read_eval(file, limit)
-        vectors = vectors_for(name, records)
+    for name in names:
+        records, vectors = eval_set(name)
         texts = [r["title"] + ". " + r["abstract"] for r in records]
         loaded[name] = (vectors, texts)
         labels = np.array([r["label"] for r in records])
@@ -83,20 +79,26 @@ def quality(use_bertopic: bool) -> dict[str, tuple[np.ndarray, list[str]]]:
         atlas.fit_topics()
         seconds = time.perf_counter() - start
         report = evaluate_atlas(atlas, "label")
-        closest = min(report["layers"], key=lambda layer: abs(layer["topics"] - k))
+        nearest = atlas.topics.layer_nearest(k)
+        at_labels = kmeans_mean(vectors, labels, k)
         for layer in report["layers"]:
-            mark = " (closest to the labels)" if layer is closest else ""
-            scores = dict(layer, noise_share=layer["noise_share"])
-            row(name, f"paperatlas layer {layer['layer']}{mark}", layer["topics"], scores,
-                seconds if layer["layer"] == 0 else None)
-        start = time.perf_counter()
-        km = kmeans_baseline(vectors, k, 42)
-        row(name, f"k-means, k = {k} labels", k, label_scores(labels, km), time.perf_counter() - start)
+            same_k = kmeans_mean(vectors, labels, layer["topics"])
+            verdict = "ok" if layer["v_measure"] >= same_k - 0.01 else "MISSED"
+            what = f"paperatlas layer {layer['layer']}"
+            if layer["layer"] == nearest:
+                what += f" (nearest the {k} labels; k-means k = {k}: {at_labels:.3f})"
+                verdict += ", " + ("ok" if layer["v_measure"] >= at_labels else "MISSED")
+            took = f"{seconds:.1f} s" if layer["layer"] == 0 else ""
+            print(f"| {name} | {what} | {layer['topics']} | {layer['v_measure']:.3f} | {layer['noise_share']:.1%} | "
+                  f"{same_k:.3f} | {verdict} | {took} |", flush=True)
         if use_bertopic:
-            predicted, seconds = bertopic_labels(texts, vectors)
+            predicted, took = bertopic_labels(texts, vectors)
             scores = label_scores(labels, predicted)
-            row(name, "BERTopic defaults", int(scores["n_clusters"]), scores, seconds)
-        print(f"  {name}: {len(records)} papers, {k} labels, neighbour precision@10 {report['precision_at_10']:.3f}")
+            print(f"| {name} | BERTopic defaults | {int(scores['n_clusters'])} | {scores['v_measure']:.3f} | "
+                  f"{scores['noise_share']:.1%} | {kmeans_mean(vectors, labels, max(1, int(scores['n_clusters']))):.3f} "
+                  f"| | {took:.1f} s |", flush=True)
+        print(f"  {name}: {len(records):,} papers, {k} labels, neighbour precision@10 {report['precision_at_10']:.3f}",
+              flush=True)
     return loaded
 
 
@@ -174,6 +176,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--no-bertopic", action="store_true")
     parser.add_argument("--no-100k", action="store_true")
+    parser.add_argument("--sets", nargs="+", choices=list(EVAL_SETS),
+                        default=["arxiv2007", "arxiv2018", "medical", "paperlists10k", "paperlists"],
+                        help="labelled sets of the quality table (paperlists = all 91,790, needs embed_paperlists.py)")
+    parser.add_argument("--quality-only", action="store_true", help="only the quality table")
     parser.add_argument("--sample-fit-only", action="store_true",
                         help="only compare a full fit with a 20%% sample fit on the paperlists 10k sample")
     parser.add_argument("--sample-fit-full", action="store_true",
@@ -189,8 +195,7 @@ def main() -> None:
         return
     if args.sample_fit_only:
         print(f"machine: {machine()}")
-        records = read_eval(*SETS["paperlists10k"])
-        vectors = vectors_for("paperlists10k", records)
+        records, vectors = eval_set("paperlists10k")
         sample_fit(vectors, [r["title"] + ". " + r["abstract"] for r in records],
                    np.array([r["label"] for r in records]), 0.2, "the paperlists 10k sample")
         return
@@ -202,7 +207,9 @@ def main() -> None:
             print("bertopic is not installed: its rows are left out")
             use_bertopic = False
     print(f"machine: {machine()}")
-    loaded = quality(use_bertopic)
+    loaded = quality(use_bertopic, args.sets)
+    if args.quality_only:
+        return
     speed(loaded, use_bertopic, not args.no_100k)
     full = full_paperlists()
     if full is not None and not args.no_100k:

@@ -47,14 +47,44 @@ def median_time(function: Callable[[], object], runs: int = 3) -> float:
     return statistics.median(times)
 
 
+def sample_rows(total: int, limit: int | None, seed: int = 0) -> np.ndarray:
+    """The rows ``read_eval`` keeps of a set of ``total`` records (all when ``limit`` is None)."""
+    if limit is None or limit >= total:
+        return np.arange(total)
+    return np.sort(np.random.default_rng(seed).choice(total, size=limit, replace=False))
+
+
 def read_eval(name: str, limit: int | None = None, seed: int = 0) -> list[dict]:
     """Records of a labeled eval set; a seeded random sample of ``limit`` when given."""
     with gzip.open(EVAL / name, "rt", encoding="utf-8") as handle:
         records = [json.loads(line) for line in handle]
-    if limit is not None and limit < len(records):
-        rows = np.random.default_rng(seed).choice(len(records), size=limit, replace=False)
-        records = [records[i] for i in sorted(rows)]
-    return records
+    return [records[i] for i in sample_rows(len(records), limit, seed)]
+
+
+EVAL_SETS = {
+    "arxiv2007": ("arxiv2007_sample.jsonl.gz", None),
+    "arxiv2018": ("arxiv2018_3fields.jsonl.gz", None),
+    "medical": ("medical_tc_test.jsonl.gz", None),
+    "paperlists10k": ("paperlists_venues.jsonl.gz", 10_000),
+    "paperlists": ("paperlists_venues.jsonl.gz", None),
+}
+"""Every labelled public set: name -> (file in ../shared/eval, sample size or None for all)."""
+
+
+def eval_set(name: str) -> tuple[list[dict], np.ndarray]:
+    """``(records, vectors)`` of an ``EVAL_SETS`` entry; paperlists rows come from the full
+    cache of embed_paperlists.py when it exists (same model, same text)."""
+    file, limit = EVAL_SETS[name]
+    records = read_eval(file, limit)
+    full, full_meta = CACHE / "paperlists_full.npy", CACHE / "paperlists_full.json"
+    if file.startswith("paperlists") and full.exists() and full_meta.exists():
+        ids = json.loads(full_meta.read_text())["ids"]
+        rows = sample_rows(len(ids), limit)
+        if [ids[i] for i in rows] == [r["id"] for r in records]:
+            return records, np.load(full, mmap_mode="r", allow_pickle=False)[rows].astype(np.float32)
+    if name == "paperlists":
+        raise SystemExit("run benchmarks/embed_paperlists.py first (91,790 papers)")
+    return records, vectors_for(name, records)
 
 
 def clustered_unit_vectors(n: int, d: int = 384, clusters: int = 500, noise: float = 0.8, seed: int = 0) -> np.ndarray:
@@ -141,3 +171,21 @@ def make_inputs(folder: Path, n: int) -> tuple[Path, Path, str]:
                                      "abstract": record["abstract"], "label": record["label"]}) + "\n")
     about.write_text(description)
     return papers, vectors_path, description
+
+
+def vectors_for(name: str, records: list[dict]) -> np.ndarray:
+    """Real all-MiniLM-L6-v2 vectors of ``records`` (title. abstract), embedded once on CPU and
+    cached as _cache/<name>.npy with their ids (checked on load)."""
+    cached, meta = CACHE / f"{name}.npy", CACHE / f"{name}.json"
+    if cached.exists() and meta.exists() and json.loads(meta.read_text())["ids"] == [r["id"] for r in records]:
+        return np.load(cached, allow_pickle=False)
+    from paperatlas.embed import SentenceTransformerEmbedder
+
+    print(f"  embedding {len(records)} papers on CPU once (cached in {CACHE}) ...", flush=True)
+    vectors = SentenceTransformerEmbedder(device="auto", batch_size=64).encode(
+        [r["title"] + ". " + r["abstract"] for r in records], show_progress_bar=True)
+    CACHE.mkdir(exist_ok=True)
+    np.save(cached, vectors, allow_pickle=False)
+    meta.write_text(json.dumps({"ids": [r["id"] for r in records], "labels": [r["label"] for r in records],
+                                "texts": [r["title"] + ". " + r["abstract"] for r in records]}))
+    return vectors

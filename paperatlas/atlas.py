@@ -246,12 +246,14 @@ class Atlas:
     ) -> list[str]:
         """Embed and index new papers without rebuilding; returns the ids added.
 
-        Papers whose id is already in the atlas are skipped. With topics, each new
+        Papers whose id or an alias is already in the atlas (as an id or an alias) are skipped:
+        they are papers it has. A new paper's aliases resolve like its id. With topics, each new
         paper joins the topic its nearest existing papers vote for (and that topic's themes)
         and is placed on the map among them; existing papers keep their topics.
         """
         papers = list(papers)
-        keep = [i for i, paper in enumerate(papers) if paper.id not in self.corpus]
+        keep = [i for i, paper in enumerate(papers)
+                if not any(name in self.corpus for name in (paper.id, *paper.aliases))]
         fresh = [papers[i] for i in keep]
         self.last_embedded = 0
         if embeddings is not None:
@@ -275,8 +277,8 @@ class Atlas:
             from paperatlas.cluster.assign import place_new_papers
 
             topics = place_new_papers(topics, self.index, vectors, len(self))
-        self.search_state = self.search_state.added(fresh, len(self))
         self.corpus = extended(self.corpus, fresh)
+        self.search_state = self.search_state.added(fresh, self.corpus)
         self.index.add(vectors)
         self.topics = topics
         return [paper.id for paper in fresh]
@@ -292,7 +294,7 @@ class Atlas:
         removed = self.corpus.papers(rows)
         self.corpus = self.corpus.subset(keep)
         self.index.remove_rows(rows)
-        self.search_state = self.search_state.without(keep, removed)
+        self.search_state = self.search_state.without(keep, removed, self.corpus)
         if self.topics is not None:
             self.topics = self.topics.without_rows(keep)
 

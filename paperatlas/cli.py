@@ -69,8 +69,8 @@ def field_options(command: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def read_inputs(paths: tuple[str, ...], fmt: str | None, title_field: str, abstract_field: str,
-                id_field: str, date_field: str, page_year: int | None):
-    """Read inputs with the CLI's field options and report counts on stderr."""
+                id_field: str, date_field: str, page_year: int | None, verbose: bool = False):
+    """Read inputs with the CLI's field options and report counts on stderr (``verbose``: every merge)."""
     from paperatlas.corpus import FieldNames, read_papers
 
     fields = FieldNames(title=title_field, abstract=abstract_field, id=id_field, date=date_field)
@@ -81,6 +81,8 @@ def read_inputs(paths: tuple[str, ...], fmt: str | None, title_field: str, abstr
         click.echo(f"... and {len(report.skipped) - 20} more skipped entries", err=True)
     for name in report.ignored_files:
         click.echo(f"ignored {name} (unknown file type)", err=True)
+    for merge in report.merges if verbose else ():
+        click.echo(merge.describe(), err=True)
     click.echo(report.summary(), err=True)
     return corpus
 
@@ -96,6 +98,7 @@ def write_table(frame, out: Path) -> None:
 @click.argument("paths", nargs=-1, required=True, type=click.Path())
 @click.option("-o", "--out", required=True, type=click.Path(dir_okay=False, path_type=Path),
               help="Output file: .jsonl, .csv, .parquet or .json.")
+@click.option("-v", "--verbose", is_flag=True, help="List every merge of records of the same paper.")
 @field_options
 @handle_errors
 def ingest(paths: tuple[str, ...], out: Path, **read_options: Any) -> None:
@@ -115,7 +118,10 @@ def topic_options(command: Callable[..., Any]) -> Callable[..., Any]:
         click.option("--min-samples", type=click.IntRange(min=1), default=None, help="HDBSCAN min_samples."),
         click.option("--n-neighbors", type=click.IntRange(min=2), default=None, help="UMAP neighbours."),
         click.option("--layers", "n_layers", type=click.IntRange(min=1), default=None,
-                     help="Topic layers, the fine one included (default 2)."),
+                     help="Topic layers, the fine one included (default: themes 3, 6, 12, 24, 48, 144, ... "
+                          "below the fine topic count)."),
+        click.option("--n-topics", "n_topics", type=click.IntRange(min=1), default=None,
+                     help="Add a layer of about this many topics (the nearest count nesting allows is reported)."),
         click.option("--themes", type=click.Choice(["regions", "ward", "average"]), default="regions",
                      show_default=True,
                      help="Coarse layers: regions of the map (cover every paper) or merges of whole topics."),
@@ -140,9 +146,10 @@ def topic_settings(options: dict[str, Any]):
         "themes": options.pop("themes"),
         "random_state": options.pop("random_state"),
     }
-    layers = options.pop("n_layers")
-    if layers is not None:
-        values["n_layers"] = layers
+    for name in ("n_layers", "n_topics"):
+        value = options.pop(name)
+        if value is not None:
+            values[name] = value
     return TopicSettings(**values)
 
 
@@ -251,6 +258,11 @@ def build(paths: tuple[str, ...], out: Path, model: str | None, device: str, bat
     if not no_topics:
         counts = ", ".join(f"layer {layer}: {topics.n_topics(layer)}" for layer in range(topics.n_layers))
         click.echo(f"topics: {counts}; noise {topics.noise_share(0):.1%}", err=True)
+        if settings.n_topics is not None:
+            layer = topics.layer_nearest(settings.n_topics)
+            found = topics.n_topics(layer)
+            note = "" if found == settings.n_topics else " (the nearest count the hierarchy allows)"
+            click.echo(f"--n-topics {settings.n_topics}: layer {layer} has {found} topics{note}", err=True)
     stages = dict(read=read_seconds, **atlas.timings)
     if not no_topics:
         stages["topics"] = time.perf_counter() - started - sum(stages.values())
@@ -438,11 +450,13 @@ def _table(rows: list[dict[str, Any]], columns: list[tuple[str, str, int]]) -> s
 @click.option("--since", "date_from", default=None, help="Only papers dated on or after YYYY-MM-DD.")
 @click.option("--until", "date_to", default=None, help="Only papers dated on or before YYYY-MM-DD.")
 @click.option("--include-query", is_flag=True, help="Keep the query papers in the results.")
+@click.option("--mode", type=click.Choice(["hybrid", "dense", "lexical"]), default="hybrid", show_default=True,
+              help="Ranking: vectors and BM25 fused, vectors only, or BM25 only.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON for programs.")
 @handle_errors
 def similar(atlas_path: str, query: str | None, paper_ids: tuple[str, ...], by_title: bool,
             negative: tuple[str, ...], k: int, topic: str | None, layer: int, date_from: str | None,
-            date_to: str | None, include_query: bool, as_json: bool) -> None:
+            date_to: str | None, include_query: bool, mode: str, as_json: bool) -> None:
     """Find papers similar to QUERY (free text or a title) or to --id papers."""
     from paperatlas.search import find_similar_papers
 
@@ -454,7 +468,7 @@ def similar(atlas_path: str, query: str | None, paper_ids: tuple[str, ...], by_t
     topic_value: int | str | None = int(topic) if topic is not None and topic.lstrip("-").isdigit() else topic
     results = find_similar_papers(
         atlas, target, k, by=by, negative=list(negative), topic=topic_value, layer=layer,
-        date_from=date_from, date_to=date_to, exclude_query=False if include_query else None,
+        date_from=date_from, date_to=date_to, exclude_query=False if include_query else None, mode=mode,
     )
     if as_json:
         print_json({"query": results.query["description"], "results": list(results)})

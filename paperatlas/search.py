@@ -22,6 +22,16 @@ if TYPE_CHECKING:
     from paperatlas.atlas import Atlas
 
 QUERY_KINDS = ("auto", "text", "id", "title")
+SEARCH_MODES = ("dense", "lexical", "hybrid")
+DEFAULT_MODE = "hybrid"
+RRF_K = 60
+"""Reciprocal rank fusion: a hit at rank r (from 1) of a ranking scores weight / (RRF_K + r)."""
+LEXICAL_WEIGHT = {"text": 0.6, "papers": 0.2}
+"""The lexical ranking's weight in hybrid fusion (the dense one gets the rest), for text queries
+and for paper (id / title / several-paper) queries; chosen on the public labelled sets by
+benchmarks/bench_hybrid.py."""
+FUSION_DEPTH = 100
+"""Candidates taken from each ranking before fusion (at least k)."""
 NEGATIVE_WEIGHT = 0.5
 TITLE_CUTOFF = 0.8
 RESULT_FIELDS = ("id", "title", "score", "topic_id", "topic", "date", "url", "why")
@@ -55,6 +65,7 @@ class ResolvedQuery:
     rows: tuple[int, ...]  # the query papers, for id/title queries
     terms: Counter
     description: str
+    text: str  # what the lexical ranking searches for: the query text or the query papers' texts
 
 
 def _vector_of_rows(atlas: Atlas, positive: list[int], negative: list[int]) -> np.ndarray:
@@ -125,13 +136,15 @@ def resolve_query(atlas: Atlas, query: str | Sequence[str], by: str, negative: S
             if negative_rows:
                 vector = vector - NEGATIVE_WEIGHT * np.asarray(atlas.embeddings[negative_rows]).mean(axis=0)
                 vector = (vector / max(float(np.linalg.norm(vector)), 1e-6)).astype(np.float32)
-            return ResolvedQuery(vector, (), explainer.counts(text), f"text {text[:80]!r}")
+            return ResolvedQuery(vector, (), explainer.counts(text), f"text {text[:80]!r}", text)
     terms: Counter = Counter()
-    for row in rows:
-        terms.update(explainer.counts(atlas.corpus[row].text))
+    texts = [atlas.corpus[row].text for row in rows]
+    for text in texts:
+        terms.update(explainer.counts(text))
     titles = "; ".join(atlas.corpus[row].title[:60] for row in rows[:3])
     more = f" and {len(rows) - 3} more" if len(rows) > 3 else ""
-    return ResolvedQuery(_vector_of_rows(atlas, rows, negative_rows), tuple(rows), terms, f"{titles}{more}")
+    return ResolvedQuery(_vector_of_rows(atlas, rows, negative_rows), tuple(rows), terms, f"{titles}{more}",
+                         "\n".join(texts))
 
 
 def paper_topics(atlas: Atlas, layer: int = 0) -> tuple[np.ndarray | None, dict[int, str]]:
@@ -188,6 +201,7 @@ def find_similar_papers(
     date_from: str | None = None,
     date_to: str | None = None,
     exclude_query: bool | None = None,
+    mode: str = DEFAULT_MODE,
 ) -> SearchResults:
     """The ``k`` papers most similar to a query, best first.
 
@@ -203,34 +217,30 @@ def find_similar_papers(
         date_from, date_to: only papers dated in this range (inclusive, YYYY-MM-DD);
             papers without a date are left out when either is given.
         exclude_query: leave the query papers out (default: yes for id/title queries).
+        mode: "hybrid" (default) fuses the dense ranking (cosine similarity of the
+            vectors) with the lexical one (BM25 over titles and abstracts) by weighted
+            reciprocal rank fusion (``LEXICAL_WEIGHT``); "dense" or "lexical" use one.
+            Negative papers steer the dense ranking only.
 
     Returns:
-        :class:`SearchResults`: dicts with id, title, score (cosine similarity),
+        :class:`SearchResults`: dicts with id, title, score (cosine similarity to the
+        query in every mode; hits are ordered by the mode's ranking),
         topic_id, topic, date, url and why (key terms the query and the paper share).
         Text longer than the model's window is truncated by the model.
     """
     if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
         raise SearchError(f"k must be a whole number of at least 1, not {k!r}")
+    if mode not in SEARCH_MODES:
+        raise SearchError(f"unknown search mode {mode!r}; choose one of {', '.join(SEARCH_MODES)}")
     resolved = resolve_query(atlas, query, by, negative)
     if exclude_query is None:
         exclude_query = bool(resolved.rows)
     mask = _filter_mask(atlas, topic, date_from, date_to, layer)
-    excluded = set(resolved.rows) if exclude_query else set()
-    if mask is None:
-        want = min(len(atlas), k + len(excluded))
-        scores, rows = atlas.index.search(resolved.vector, want)
-        pairs = [(int(r), float(s)) for r, s in zip(rows[0], scores[0]) if int(r) not in excluded]
-    else:
-        # filtered: score the allowed rows exactly (a matrix-vector product)
-        allowed = np.flatnonzero(mask)
-        allowed = allowed[~np.isin(allowed, list(excluded))]
-        scores = np.asarray(atlas.embeddings[allowed]) @ resolved.vector
-        order = np.argsort(-scores, kind="stable")[:k]
-        pairs = [(int(allowed[i]), float(scores[i])) for i in order]
+    excluded = np.array(sorted(resolved.rows) if exclude_query else [], dtype=np.int64)
+    pairs = _ranked(atlas, resolved, k, mask, excluded, mode)
     labels, names = paper_topics(atlas, layer)
     explainer = atlas.search_state.terms.for_query(resolved.terms)
     hits = []
-    pairs = pairs[:k]
     for (row, score), paper in zip(pairs, atlas.corpus.papers([row for row, _ in pairs])):
         topic_id = int(labels[row]) if labels is not None else None
         hits.append(
@@ -245,4 +255,52 @@ def find_similar_papers(
                 "why": explainer.shared(paper.text),
             }
         )
-    return SearchResults(hits, {"description": resolved.description, "k": k})
+    return SearchResults(hits, {"description": resolved.description, "k": k, "mode": mode})
+
+
+def _dense(atlas: Atlas, vector: np.ndarray, n: int, mask: np.ndarray | None, excluded: np.ndarray) -> np.ndarray:
+    """Rows of the ``n`` papers nearest ``vector`` (cosine), best first, ``excluded`` left out."""
+    if mask is None:
+        _, rows = atlas.index.search(vector, min(len(atlas), n + excluded.size))
+        rows = rows[0][rows[0] >= 0]
+        return rows[~np.isin(rows, excluded)][:n].astype(np.int64)
+    # filtered: score the allowed rows exactly (a matrix-vector product)
+    allowed = np.flatnonzero(mask)
+    allowed = allowed[~np.isin(allowed, excluded)]
+    scores = np.asarray(atlas.embeddings[allowed]) @ vector
+    return allowed[np.argsort(-scores, kind="stable")[:n]]
+
+
+def _lexical(atlas: Atlas, text: str, n: int, mask: np.ndarray | None, excluded: np.ndarray) -> np.ndarray:
+    """Rows of the ``n`` best BM25 matches of ``text`` (papers sharing no word are left out)."""
+    allowed = np.ones(len(atlas), dtype=bool) if mask is None else mask.copy()
+    allowed[excluded] = False
+    rows, _ = atlas.search_state.lexical.top(text, n, allowed)
+    return rows
+
+
+def fuse(rankings: Sequence[np.ndarray], weights: Sequence[float], n: int) -> np.ndarray:
+    """Weighted reciprocal rank fusion of rankings (arrays of rows, best first): the ``n`` rows
+    with the highest sum of ``weight / (RRF_K + rank)``; ties go to the earlier ranking's order."""
+    fused: dict[int, float] = {}
+    for ranking, weight in zip(rankings, weights):
+        for rank, row in enumerate(ranking.tolist(), start=1):
+            fused[row] = fused.get(row, 0.0) + weight / (RRF_K + rank)
+    return np.array(sorted(fused, key=lambda row: -fused[row])[:n], dtype=np.int64)
+
+
+def _ranked(atlas: Atlas, resolved: ResolvedQuery, k: int, mask: np.ndarray | None, excluded: np.ndarray,
+            mode: str) -> list[tuple[int, float]]:
+    """``(row, cosine similarity)`` of the best ``k`` papers by ``mode``."""
+    if mode == "dense":
+        rows = _dense(atlas, resolved.vector, k, mask, excluded)
+    elif mode == "lexical":
+        rows = _lexical(atlas, resolved.text, k, mask, excluded)
+    else:
+        depth = max(FUSION_DEPTH, k)
+        weight = LEXICAL_WEIGHT["papers" if resolved.rows else "text"]
+        rows = fuse([_dense(atlas, resolved.vector, depth, mask, excluded),
+                     _lexical(atlas, resolved.text, depth, mask, excluded)], [1.0 - weight, weight], k)
+    scores = np.asarray(atlas.embeddings[np.sort(rows)]) @ resolved.vector if rows.size else np.zeros(0)
+    by_row = dict(zip(np.sort(rows).tolist(), scores.tolist()))
+    return [(row, float(by_row[row])) for row in rows.tolist()]

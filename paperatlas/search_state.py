@@ -19,6 +19,7 @@ from paperatlas.embed.sentence import open_embedder
 from paperatlas.why import TermStats
 
 if TYPE_CHECKING:
+    from paperatlas.lexical import LexicalIndex
     from paperatlas.corpus.model import Corpus, Paper
 
 TERM_SAMPLE = 50_000
@@ -28,16 +29,18 @@ TERM_SAMPLE = 50_000
 class SearchState:
     """Term statistics, title keys and the query embedder of one atlas.
 
-    ``terms`` and ``title_keys`` may be given as loaders (called once, on first use).
+    ``terms``, ``title_keys`` and ``lexical`` may be given as loaders (called once, on first use).
     """
 
     def __init__(
         self,
         terms: TermStats | Callable[[], TermStats],
         title_keys: Sequence[str] | Callable[[], Sequence[str]],
+        lexical: LexicalIndex | Callable[[], LexicalIndex],
     ) -> None:
         self._terms = terms
         self._title_keys = title_keys
+        self._lexical = lexical
         self._title_rows: dict[str, int] | None = None
         self._embedder: Embedder | None = None
 
@@ -55,7 +58,7 @@ class SearchState:
             keys = title_keys(corpus.arrow_table.column("title"))
         else:
             keys = [normalise_title(t) for t in corpus.column("title")]
-        return cls(TermStats.of_texts(texts), keys)
+        return cls(TermStats.of_texts(texts), keys, lexical_of(corpus))
 
     @property
     def terms(self) -> TermStats:
@@ -69,6 +72,17 @@ class SearchState:
         if callable(self._title_keys):
             self._title_keys = self._title_keys()
         return list(self._title_keys)
+
+    @property
+    def lexical(self) -> LexicalIndex:
+        """The BM25 index over titles and abstracts (built or read on first use)."""
+        if callable(self._lexical):
+            self._lexical = self._lexical()
+        return self._lexical
+
+    def lexical_ready(self) -> bool:
+        """Whether the BM25 index is built or read already."""
+        return not callable(self._lexical)
 
     def title_rows(self) -> dict[str, int]:
         """Normalised title → row (the first paper wins)."""
@@ -100,10 +114,11 @@ class SearchState:
 
     # changes (each returns a new state that keeps the embedder) -------------------
 
-    def added(self, papers: Sequence[Paper], corpus_size: int | None = None) -> SearchState:
-        """The state with ``papers`` appended to a corpus of ``corpus_size``. Term statistics
-        counted on a sample (see ``TERM_SAMPLE``) count the new papers at the same rate, so the
-        sample stays a uniform one."""
+    def added(self, papers: Sequence[Paper], corpus: Corpus) -> SearchState:
+        """The state with ``papers`` appended to a corpus, ``corpus`` being the corpus after it. Term
+        statistics counted on a sample (see ``TERM_SAMPLE``) count the new papers at the same rate,
+        so the sample stays a uniform one. The BM25 index is rebuilt over ``corpus`` on first use."""
+        corpus_size = len(corpus) - len(papers)
         terms = self._copied_terms()
         texts = [paper.text for paper in papers]
         if corpus_size and terms.documents < corpus_size:
@@ -111,22 +126,38 @@ class SearchState:
             picked = np.random.default_rng(corpus_size).random(len(texts)) < rate
             texts = [text for text, keep in zip(texts, picked) if keep]
         terms.count(texts, +1)
-        return self._successor(terms, self.title_keys + [normalise_title(p.title) for p in papers])
+        return self._successor(terms, self.title_keys + [normalise_title(p.title) for p in papers], corpus)
 
-    def without(self, keep: np.ndarray, removed: Sequence[Paper]) -> SearchState:
-        """The state without the papers where ``keep`` is false. Sampled term statistics are
-        left as they are: which removed papers were in the sample is not known."""
+    def without(self, keep: np.ndarray, removed: Sequence[Paper], corpus: Corpus) -> SearchState:
+        """The state without the papers where ``keep`` is false (``corpus`` is what remains).
+        Sampled term statistics are left as they are: which removed papers were in the sample
+        is not known. The BM25 index is rebuilt over ``corpus`` on first use."""
         terms = self._copied_terms()
         if terms.documents >= len(keep):
             terms.count([paper.text for paper in removed], -1)
         keys = [key for key, kept in zip(self.title_keys, keep) if kept]
-        return self._successor(terms, keys)
+        return self._successor(terms, keys, corpus)
 
     def _copied_terms(self) -> TermStats:
         terms = self.terms
         return TermStats(terms.analyzer, terms.document_frequency.copy(), terms.documents)
 
-    def _successor(self, terms: TermStats, keys: list[str]) -> SearchState:
-        state = SearchState(terms, keys)
+    def _successor(self, terms: TermStats, keys: list[str], corpus: Corpus) -> SearchState:
+        state = SearchState(terms, keys, lexical_of(corpus))
         state._embedder = self._embedder
         return state
+
+
+LEXICAL_PROGRESS = 100_000
+"""Building the BM25 index of more papers than this shows a progress bar."""
+
+
+def lexical_of(corpus: Corpus) -> Callable[[], LexicalIndex]:
+    """A loader that builds the BM25 index of every paper of ``corpus`` (title and abstract)."""
+
+    def build() -> LexicalIndex:
+        from paperatlas.lexical import LexicalIndex
+
+        return LexicalIndex.build(corpus.lazy_texts(), progress=len(corpus) > LEXICAL_PROGRESS)
+
+    return build

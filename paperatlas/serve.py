@@ -6,7 +6,8 @@ atlas's model and index, a clicked paper's similar papers from the real index
 with their "why" terms, and abstracts on demand. The API (all ``GET``, JSON):
 
 * ``/api/similar?q=TEXT&k=10``: papers similar to free text;
-* ``/api/similar?id=ID&k=10``: papers similar to a paper of the atlas;
+* ``/api/similar?id=ID&k=10``: papers similar to a paper of the atlas (either also takes
+  ``mode=hybrid|dense|lexical``, see :func:`paperatlas.search.find_similar_papers`);
 * ``/api/paper/{id}``: one paper with its abstract, topic path and key terms;
 * ``/api/topics?layer=N``: the topics of one layer, largest first.
 
@@ -80,9 +81,10 @@ class AtlasApi:
         self._names = [topics.names_at(layer) for layer in range(topics.n_layers)] if topics is not None else []
 
     def warm(self) -> None:
-        """Load what queries need now, not on the first request: the model (when the atlas names one)."""
+        """Load what queries need now, not on the first request: the model (when the atlas names one)
+        and the lexical index."""
         state = self.atlas.search_state
-        state.terms, state.title_rows  # noqa: B018 - built on first access
+        state.terms, state.title_rows, state.lexical  # noqa: B018 - built on first access
         if not state.has_embedder():
             try:
                 state.embedder(self.atlas.model)
@@ -90,26 +92,31 @@ class AtlasApi:
                 logger.warning("text queries are off: %s", error)
 
     def similar(self, params: Any) -> dict[str, Any]:
+        from paperatlas.search import DEFAULT_MODE, SEARCH_MODES
         from paperatlas.tool import call_tool
 
         text, paper_id = params.get("q"), params.get("id")
         if (text is None) == (paper_id is None):
             raise ApiError("give exactly one of q (free text) or id (a paper id)", "q" if text is None else "id")
         k = _whole(params, "k", 10, 1, MAX_K)
+        mode = params.get("mode", DEFAULT_MODE)
+        if mode not in SEARCH_MODES:
+            raise ApiError(f"mode must be one of {', '.join(SEARCH_MODES)}, not {mode[:40]!r}", "mode")
         if paper_id is not None:
             if paper_id not in self.atlas.corpus:
                 raise ApiError(f"unknown paper id {paper_id!r}", "id", 404)
-            arguments = {"query": paper_id, "k": k, "by": "id"}
+            arguments = {"query": paper_id, "k": k, "by": "id", "mode": mode}
         else:
             if not text.strip():
                 raise ApiError("q must not be empty", "q")
-            arguments = {"query": text, "k": k, "by": "text"}
+            arguments = {"query": text, "k": k, "by": "text", "mode": mode}
         with self._lock:
             try:
                 results = call_tool(self.atlas, "find_similar_papers", arguments)
             except PaperatlasError as error:
                 raise ApiError(str(error), "id" if paper_id is not None else "q") from None
-        return {"query": text if paper_id is None else paper_id, "by": arguments["by"], "k": k, "results": results}
+        return {"query": text if paper_id is None else paper_id, "by": arguments["by"], "k": k, "mode": mode,
+                "results": results}
 
     def paper(self, paper_id: str) -> dict[str, Any]:
         from paperatlas.tool import get_paper

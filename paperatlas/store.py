@@ -5,7 +5,10 @@ model, and each file's sha256. The artefacts:
 
 * papers — ``papers.arrow`` (Arrow IPC; nested or mixed metadata as JSON text),
   memory-mapped into a :class:`Corpus` that makes Paper objects on demand, and
-  ``paper_ids.npy`` (rows in id order, for finding an id without a dict);
+  ``paper_ids.npy`` (rows in id order, for finding an id without a dict). A
+  corpus whose papers have aliases (ids of merged records) stores them in an
+  ``aliases`` list column; it is optional, so atlases written before it (which
+  have none) load unchanged and the format version stays 3;
 * vectors — ``embeddings.npy`` (float32 unit rows, memory-mapped on load), the one copy;
 * index — ``index.faiss`` (FAISS's own format), only for approximate indexes;
 * topics — ``topics.parquet`` (one row per layer and topic) and
@@ -241,12 +244,12 @@ def corpus_table(corpus: Corpus):
         return corpus.arrow_table, list(corpus.json_columns)
     import pyarrow as pa
 
-    from paperatlas.corpus.model import PAPER_COLUMNS
+    from paperatlas.corpus.model import ALIASES, PAPER_COLUMNS
 
     frame = corpus.to_frame()
     json_columns = []
     for column in frame.columns:
-        if column not in PAPER_COLUMNS and _needs_json(values := frame[column].tolist()):
+        if column not in (*PAPER_COLUMNS, ALIASES) and _needs_json(values := frame[column].tolist()):
             json_columns.append(column)
             frame[column] = [None if v is None else json.dumps(v, ensure_ascii=False) for v in values]
     return pa.Table.from_pandas(frame, preserve_index=False), json_columns
@@ -483,6 +486,8 @@ def read_topic_labels(path: str | Path) -> tuple[list[str], np.ndarray]:
 # search state ----------------------------------------------------------------------
 
 SEARCH_TERMS, SEARCH_TITLES = "search_terms.npy", "search_titles.parquet"
+LEXICAL_ARRAYS = {name: f"lexical_{name}.npy" for name in ("data", "indices", "indptr")}
+LEXICAL_WORDS = "lexical_words.json"
 
 
 def search_writers(state: SearchState) -> tuple[Writers, dict[str, Any]]:
@@ -491,19 +496,26 @@ def search_writers(state: SearchState) -> tuple[Writers, dict[str, Any]]:
 
     terms = state.terms
     titles = pa.table({"title_key": pa.array(state.title_keys, pa.string())})
+    lexical = state.lexical
+    arrays = lexical.arrays()
     entry = {"documents": terms.documents, "buckets": int(terms.document_frequency.size),
-             "analyzer": terms.analyzer.to_json()}
-    return {
+             "analyzer": terms.analyzer.to_json(), "lexical": lexical.entry()}
+    writers: Writers = {
         SEARCH_TERMS: lambda p: np.save(p, terms.document_frequency.astype(np.int32), allow_pickle=False),
         SEARCH_TITLES: lambda p: pq.write_table(titles, p),
-    }, entry
+        LEXICAL_WORDS: lambda p: p.write_text(json.dumps(lexical.vocabulary(), ensure_ascii=False), encoding="utf-8"),
+    }
+    for name, file in LEXICAL_ARRAYS.items():
+        writers[file] = lambda p, array=arrays[name]: np.save(p, array, allow_pickle=False)
+    return writers, entry
 
 
-def read_search_state(folder: Path, manifest: dict[str, Any], n: int) -> SearchState:
+def read_search_state(folder: Path, manifest: dict[str, Any], corpus: Corpus) -> SearchState:
     """The saved search state; its files are read (and their checksums checked again, in case
     the folder was replaced since it was loaded) on the first query that needs them."""
     entry = manifest["search"]
-    from paperatlas.search_state import SearchState
+    n = len(corpus)
+    from paperatlas.search_state import SearchState, lexical_of
     from paperatlas.why import N_BUCKETS, TermAnalyzer, TermStats
 
     def terms() -> TermStats:
@@ -520,7 +532,34 @@ def read_search_state(folder: Path, manifest: dict[str, Any], n: int) -> SearchS
             raise AtlasFormatError(f"{folder}: {SEARCH_TITLES} has {len(keys)} titles for {n} papers")
         return keys
 
-    return SearchState(terms, titles)
+    def lexical():
+        from paperatlas.lexical import LexicalIndex
+
+        arrays = {name: np.load(_verify(folder, manifest, file), mmap_mode="r", allow_pickle=False)
+                  for name, file in LEXICAL_ARRAYS.items()}
+        words = json.loads(_verify(folder, manifest, LEXICAL_WORDS).read_text(encoding="utf-8"))
+        try:
+            index = LexicalIndex.from_arrays(entry["lexical"], arrays, words)
+        except (KeyError, TypeError, ValueError, PaperatlasError) as exc:
+            raise AtlasFormatError(f"{folder}: unreadable lexical index ({exc})") from None
+        if index.documents != n:
+            raise AtlasFormatError(f"{folder}: the lexical index has {index.documents} papers for {n}")
+        return index
+
+    if "lexical" not in entry:  # saved before the lexical index existed: built on first use
+        return SearchState(terms, titles, _announced(lexical_of(corpus), folder))
+    return SearchState(terms, titles, lexical)
+
+
+def _announced(build: Callable[[], Any], folder: Path) -> Callable[[], Any]:
+    def run():
+        start = time.perf_counter()
+        index = build()
+        print(f"paperatlas: {folder} was saved without a lexical index; built it in "
+              f"{time.perf_counter() - start:.1f} s (saving the atlas again keeps it)", file=sys.stderr)
+        return index
+
+    return run
 
 
 # the whole folder --------------------------------------------------------------------
@@ -585,7 +624,7 @@ def read_atlas(path: str | Path) -> AtlasParts:
     if manifest.get("search") is None:
         state = _migrated_search_state(folder, corpus, manifest)
     else:
-        state = read_search_state(folder, manifest, len(corpus))
+        state = read_search_state(folder, manifest, corpus)
     return AtlasParts(corpus, index, model, topics, state)
 
 

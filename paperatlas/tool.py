@@ -31,7 +31,7 @@ def get_paper(atlas: Atlas, paper_id: str) -> dict[str, Any]:
     """One paper with its abstract and topic.
 
     Args:
-        paper_id: the paper's id, as returned by find_similar_papers or list_topics.
+        paper_id: the paper's id, as returned by find_similar_papers or list_topics, or one of its aliases.
     """
     if paper_id not in atlas.corpus:
         raise PaperatlasError(f"unknown paper id {paper_id!r}")
@@ -52,6 +52,7 @@ def get_paper(atlas: Atlas, paper_id: str) -> dict[str, Any]:
         "upvotes": paper.upvotes,
         "topic_id": topic_id,
         "topic": names.get(topic_id) if topic_id is not None else None,
+        "aliases": list(paper.aliases),
     }
     record["metadata"] = {key: jsonable(value) for key, value in paper.metadata.items()}
     return record
@@ -77,7 +78,8 @@ def _library_function(name: str) -> Callable[..., Any]:
 
 
 TOOL_NAMES = ("find_similar_papers", "get_paper", "list_topics")
-_ENUMS = {("find_similar_papers", "by"): ("auto", "text", "id", "title")}
+_ENUMS = {("find_similar_papers", "by"): ("auto", "text", "id", "title"),
+          ("find_similar_papers", "mode"): ("dense", "lexical", "hybrid")}
 _MINIMUM = {"k": 1, "layer": 0}
 _DATE_PATTERN = r"^\d{4}-\d{2}-\d{2}$"
 

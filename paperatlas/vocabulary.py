@@ -38,3 +38,35 @@ def stopwords() -> list[str]:
     from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
 
     return sorted(set(ENGLISH_STOP_WORDS) | SCIENTIFIC_STOPWORDS)
+
+
+RARE_SHARE = 0.01
+"""Share of papers at or below which a term is not down-weighted for being common."""
+
+COMMON_POWER = 2.5
+"""How steeply ``commonness_weight`` falls as a term's share of papers grows."""
+
+
+def commonness_weight(document_frequency: object, documents: int) -> object:
+    """Corpus-wide down-weighting of common terms: a factor in ``[0, 1]`` per term.
+
+    ``min(1, log(1 / s) / log(1 / RARE_SHARE)) ** COMMON_POWER`` where
+    ``s = (df + 1) / (documents + 1)`` is the term's (smoothed) share of the
+    corpus's papers. Terms in at most 1% of papers keep their weight; a term
+    in 15% of papers keeps about a tenth, one in every paper nothing. So words
+    that run through the whole corpus ("language", "learning", or the
+    corpus's own theme) give way to terms specific to a topic, whichever
+    corpus it is, with no word list to tune.
+
+    Args:
+        document_frequency: Papers containing each term (scalar or array).
+        documents: Papers in the corpus.
+
+    Returns:
+        float64 factors, the shape of ``document_frequency``.
+    """
+    import numpy as np
+
+    share = (np.asarray(document_frequency, dtype=np.float64) + 1.0) / (max(documents, 0) + 1.0)
+    ratio = np.log(1.0 / np.minimum(share, 1.0)) / np.log(1.0 / RARE_SHARE)
+    return np.minimum(ratio, 1.0) ** COMMON_POWER

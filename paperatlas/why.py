@@ -1,7 +1,9 @@
 """Explain a search hit: the key terms a query and a paper share.
 
-A shared term scores ``min(count in query, count in paper) × idf``, bigrams
-counting 1.5×, so words both texts dwell on rank first. Document frequencies
+A shared term scores ``min(count in query, count in paper) × idf ×
+commonness_weight`` (paperatlas.vocabulary, as the topic key terms), bigrams
+counting 1.5×, so words both texts dwell on rank first, and words that run
+through the whole corpus ("language", "learning") last. Document frequencies
 are hashed (crc32, 2**20 buckets) over the corpus when an atlas is built,
 updated as papers are added or removed, and saved with it; a query only reads
 them. Terms are the unigrams and bigrams left after English and scientific
@@ -21,7 +23,7 @@ from typing import Any, Iterable, Mapping
 import numpy as np
 
 from paperatlas.errors import PaperatlasError
-from paperatlas.vocabulary import TOKEN_PATTERN
+from paperatlas.vocabulary import TOKEN_PATTERN, commonness_weight
 
 N_BUCKETS = 2**20
 BIGRAM_WEIGHT = 1.5
@@ -143,17 +145,18 @@ class TermStats:
 
 
 class QueryTerms:
-    """A query's terms, weighted once (idf, bigrams 1.5×) to explain each of its hits."""
+    """A query's terms, weighted once (idf × commonness, bigrams 1.5×) to explain each of its hits."""
 
     def __init__(self, stats: TermStats, query: Counter[str]) -> None:
         self.stats = stats
         terms = list(query)
         frequencies = stats.document_frequency[[bucket(term) for term in terms]].tolist() if terms else []
         documents, log = 1 + stats.documents, math.log
+        common = commonness_weight(frequencies, stats.documents).tolist() if terms else []
         self._terms: dict[str, tuple[int, float]] = {}  # term -> (count in the query, weight)
         self._bigrams_of: dict[str, list[str]] = {}  # word -> the query's bigrams that hold it
-        for term, frequency in zip(terms, frequencies):
-            idf = log(documents / (1 + frequency)) + 1.0
+        for term, frequency, damping in zip(terms, frequencies, common):
+            idf = (log(documents / (1 + frequency)) + 1.0) * damping
             if " " in term:
                 self._terms[term] = (query[term], idf * BIGRAM_WEIGHT)
                 for word in term.split():

@@ -60,7 +60,10 @@ def test_manifest_records_versions_model_hashes(saved):
     assert manifest["model"] == {"id": "fake-hashing-384", "dimension": 384, "external": False, "backend": "torch"}
     assert manifest["corpus"]["papers"] == 30 and len(manifest["corpus"]["content_hash"]) == 64
     assert set(manifest["files"]) == {"papers.arrow", "paper_ids.npy", "embeddings.npy", "search_terms.npy",
-                                      "search_titles.parquet"}  # an exact index keeps no file: the vectors are stored once
+                                      "search_titles.parquet", "lexical_data.npy", "lexical_indices.npy",
+                                      "lexical_indptr.npy", "lexical_words.json",
+                                      }  # an exact index keeps no file: the vectors are stored once
+    assert manifest["search"]["lexical"]["documents"] == 30
     assert all(len(entry["sha256"]) == 64 for entry in manifest["files"].values())
     assert not list(saved.glob("*.pkl"))
 
@@ -270,3 +273,68 @@ def test_interrupted_save_leaves_the_previous_atlas_intact(saved, tmp_path, how)
     atlas.save(saved)
     assert not list(saved.parent.glob(".atlas.*"))
     assert len(Atlas.load(saved)) == 30
+
+
+# --- aliases (ids of merged records) ----------------------------------------------------------
+
+
+def test_aliases_survive_save_and_load_in_the_papers_table(tmp_path):
+    import pyarrow as pa
+
+    from tests.alias_fixtures import aliased_atlas
+
+    atlas = aliased_atlas(tmp_path)
+    atlas.save(tmp_path / "atlas")
+    table = pa.ipc.open_file(pa.memory_map(str(tmp_path / "atlas" / store.PAPERS))).read_all()
+    assert table.schema.field("aliases").type == pa.list_(pa.string())  # a list column, not JSON text
+    assert {f for f in os.listdir(tmp_path / "atlas") if f.endswith((".pkl", ".pickle"))} == set()
+    loaded = Atlas.load(tmp_path / "atlas")
+    assert loaded.corpus.ids == atlas.corpus.ids
+    assert loaded.corpus.get("dup-3").id == "p3" and loaded.corpus.get("p3").aliases == ("dup-3",)
+    assert loaded.corpus.row("dup-7") == atlas.corpus.row("p7") and "dup-7" in loaded.corpus
+    assert "dup-8" not in loaded.corpus and loaded.corpus.get("p0").aliases == ()
+    assert "aliases" not in loaded.corpus.metadata_columns()
+    assert loaded.similar("dup-7", 3) == atlas.similar("p7", 3)
+
+
+def test_aliases_of_papers_built_in_memory_are_saved_too(tmp_path):
+    papers = list(small_corpus(12))
+    papers[4] = papers[4].with_changes(aliases=("old-4", "older-4"))
+    atlas = Atlas.build(Corpus(papers), FakeEmbedder(), cache=None)
+    atlas.save(tmp_path / "atlas")
+    loaded = Atlas.load(tmp_path / "atlas")
+    assert loaded.corpus.get("older-4").id == "p4" and loaded.corpus.get("p4").aliases == ("old-4", "older-4")
+    assert list(loaded.corpus) == papers
+
+
+def test_an_atlas_without_aliases_stores_no_alias_column_and_keeps_its_format(saved):
+    import pyarrow as pa
+
+    table = pa.ipc.open_file(pa.memory_map(str(saved / store.PAPERS))).read_all()
+    assert "aliases" not in table.column_names  # as every atlas written before aliases existed
+    manifest = json.loads((saved / "manifest.json").read_text())
+    assert manifest["format_version"] == FORMAT_VERSION == 3
+    loaded = Atlas.load(saved)
+    assert "p1" in loaded.corpus and "ghost" not in loaded.corpus
+    assert loaded.corpus.column("aliases") == [()] * len(loaded)
+
+
+def test_add_keeps_the_aliases_of_new_papers_and_skips_papers_it_has(tmp_path):
+    from tests.alias_fixtures import aliased_atlas
+
+    atlas = aliased_atlas(tmp_path)
+    n = len(atlas)
+    new = Paper(id="n1", title="A new paper on alias lookups", abstract="Abstract of the new paper.",
+                aliases=("n1-old",))
+    known = Paper(id="dup-3", title="Again", abstract="A paper the atlas has under this alias.")
+    known_by_alias = Paper(id="n2", title="Again too", abstract="Its alias is an id the atlas has.", aliases=("p5",))
+    assert atlas.add([known, new, known_by_alias]) == ["n1"]
+    assert len(atlas) == n + 1
+    assert atlas.corpus.row("n1-old") == atlas.corpus.row("n1") == n
+    assert atlas.similar("n1-old", 3) == atlas.similar("n1", 3)
+    with pytest.raises(PaperatlasError, match="duplicate paper id 'x-old'"):
+        atlas.add([Paper(id="x1", title="X one", abstract="One.", aliases=("x-old",)),
+                   Paper(id="x2", title="X two", abstract="Two.", aliases=("x-old",))])
+    atlas.save(tmp_path / "atlas")
+    loaded = Atlas.load(tmp_path / "atlas")
+    assert loaded.corpus.get("n1-old").id == "n1" and loaded.corpus.get("dup-3").id == "p3"

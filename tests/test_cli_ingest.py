@@ -369,3 +369,59 @@ def test_clashing_ids_can_be_replaced_by_title_ids(tmp_path):
     assert result.exit_code == 0, result.output
     ids = [json.loads(line)["id"] for line in (tmp_path / "out.jsonl").read_text().splitlines()]
     assert len(set(ids)) == 2 and all(i.startswith("t-") for i in ids)
+
+
+# --- merges and aliases (issue 14) ------------------------------------------------------------
+
+
+def test_verbose_ingest_lists_every_merge_and_the_report_counts_them(tmp_path):
+    from tests.alias_fixtures import write_aliased_input
+
+    path, aliases = write_aliased_input(tmp_path)
+    out = tmp_path / "out.jsonl"
+    result = invoke("ingest", path, "-o", out, "--verbose")
+    assert result.exit_code == 0, result.output
+    lines = result.stderr.splitlines()
+    merges = [line for line in lines if line.startswith("merged 2 records into")]
+    assert len(merges) == 2
+    assert merges[0].startswith("merged 2 records into p3 ") and merges[0].endswith(
+        "(same title, abstracts agree; aliases dup-3)")
+    assert merges[1].startswith("merged 2 records into p7 ") and "aliases dup-7" in merges[1]
+    assert lines[-2] == ("read 44 entries from 1 file; skipped 0; merged 2 duplicates; 42 papers; "
+                         "kept 2 papers with a shared title apart")
+    quiet = invoke("ingest", path, "-o", out)
+    assert not [line for line in quiet.stderr.splitlines() if line.startswith("merged 2 records")]
+    records = {r["id"]: r for r in jsonl_lines(out)}
+    assert len(records) == 42 and {"hmc-a", "hmc-b"} <= records.keys()
+    assert records["p3"]["aliases"] == ["dup-3"] and records["p7"]["aliases"] == ["dup-7"]
+    assert not set(aliases) & records.keys()
+
+
+@pytest.mark.parametrize("suffix", [".jsonl", ".csv", ".parquet", ".json"])
+def test_ingested_aliases_survive_a_second_ingest(tmp_path, suffix):
+    from tests.alias_fixtures import write_aliased_input
+
+    path, aliases = write_aliased_input(tmp_path)
+    first = tmp_path / f"first{suffix}"
+    assert invoke("ingest", path, "-o", first).exit_code == 0
+    corpus = read_corpus(first)
+    for alias, paper in aliases.items():
+        assert corpus.get(alias).id == paper and corpus.get(paper).aliases == (alias,)
+    again = tmp_path / "again.jsonl"
+    result = invoke("ingest", first, path, "-o", again, "-v")  # the raw records again: merged by id
+    assert result.exit_code == 0, result.output
+    assert len(jsonl_lines(again)) == 42 and "(same id" in result.stderr
+
+
+def test_export_lists_the_aliases(tmp_path):
+    import pandas as pd
+
+    from tests.alias_fixtures import aliased_atlas
+
+    aliased_atlas(tmp_path).save(tmp_path / "atlas")
+    out = tmp_path / "papers.csv"
+    result = invoke("export", tmp_path / "atlas", "-o", out)
+    assert result.exit_code == 0, result.output
+    table = pd.read_csv(out).set_index("id")
+    assert json.loads(table.loc["p3", "aliases"]) == ["dup-3"] and json.loads(table.loc["p0", "aliases"]) == []
+    assert "dup-3" not in table.index

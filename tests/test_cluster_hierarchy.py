@@ -53,17 +53,29 @@ def test_default_layers() -> None:
     counts = [len(set(layer[layer >= 0].tolist())) for layer in layers]
     assert counts[1] < counts[0] == 9
     three = build_layers(x, fine, n_layers=3)
-    assert [len(set(layer.tolist())) for layer in three] == [9, 3, 2]
-    assert default_coarse_sizes(40, 3) == [6, 2]
-    assert default_coarse_sizes(3, 3) == [2]
-    assert default_coarse_sizes(1, 3) == []
+    assert [len(set(layer.tolist())) for layer in three] == [9, 6, 3]
+    assert default_coarse_sizes(40, 3) == [24, 12]
+    assert default_coarse_sizes(3) == [] and default_coarse_sizes(1, 3) == []
+    assert build_layers(x, fine, n_topics=4)[1:] and 4 in [
+        len(set(layer.tolist())) for layer in build_layers(x, fine, n_topics=4)]
 
 
-def test_default_layers_reach_a_legend_sized_layer():
-    assert default_coarse_sizes(913) == [30, 5]  # a field-sized atlas: 20-60 themes and 5-12 for the map
-    assert default_coarse_sizes(5000) == [71, 8]
-    assert default_coarse_sizes(54) == [7]  # already at most 12: one coarse layer, as before
-    assert default_coarse_sizes(913, 2) == [30]  # --layers fixes the count
+@pytest.mark.parametrize("topics", [4, 9, 12, 40, 54, 200, 913, 5000, 40_000])
+def test_default_layers_step_at_most_4x_down_to_a_legend_sized_layer(topics):
+    from paperatlas.cluster.hierarchy import MAP_THEMES
+
+    counts = [topics] + default_coarse_sizes(topics)
+    assert counts == sorted(set(counts), reverse=True)
+    assert all(finer / coarser <= 4 for finer, coarser in zip(counts, counts[1:]))
+    assert counts[-1] <= MAP_THEMES
+
+
+def test_default_layers_with_a_wanted_count():
+    assert default_coarse_sizes(40, n_topics_wanted=10) == [24, 12, 10, 6, 3]
+    assert default_coarse_sizes(40, n_topics_wanted=12) == [24, 12, 6, 3]
+    assert default_coarse_sizes(40, n_topics_wanted=40) == [24, 12, 6, 3]  # the fine layer is nearest
+    assert default_coarse_sizes(913, 2) == [432]  # --layers fixes the count
+    assert default_coarse_sizes(913, 2, 20) == [432, 20]
 
 
 def test_layers_renumbered_by_size() -> None:
@@ -94,6 +106,36 @@ def test_errors() -> None:
         build_layers(x, fine[:10])
 
 
+def test_nest_in_regions_keeps_regions_when_small_parts_can_join_a_topic_there() -> None:
+    # topic 0: 8 papers in region 0, 2 in region 1 (20%: small); topic 1 lives in region 1;
+    # topic 2: 12 in region 0, 3 in region 2 where no topic lives (a topic of its own)
+    fine = np.array([0] * 10 + [1] * 6 + [2] * 15)
+    regions = np.array([0] * 8 + [1] * 2 + [1] * 6 + [0] * 12 + [2] * 3)
+    x = np.zeros((31, 4), dtype=np.float32)
+    x[:, 0], x[8:10, 1], x[10:16, 1] = 1.0, 1.0, 1.0
+    new_fine, themes = nest_in_regions(fine, regions, min_piece=3, embeddings=x)
+    assert themes.tolist() == regions.tolist()  # no paper changed region
+    assert new_fine[8:10].tolist() == [1, 1]  # the small part joined the topic of its region
+    assert len(set(new_fine[28:].tolist())) == 1 and new_fine[28] not in (0, 1, 2)
+    parents(new_fine, themes)
+
+
+def test_nest_top_down_keeps_the_coarsest_and_cuts_finer_layers():
+    from paperatlas.cluster.hierarchy import PIECE_SHARE, nest_top_down
+
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((400, 8)).astype(np.float32)
+    coarse = (x[:, 0] > 0).astype(np.int64)
+    finer = (x[:, 1] > 0).astype(np.int64) * 2 + (x[:, 2] > 1.5)  # cuts across the coarse regions
+    nested = nest_top_down([finer, coarse], x, min_piece=5)
+    assert np.array_equal(nested[1], coarse)
+    mapping = parents(nested[0], nested[1])  # nests, or raises
+    assert len(mapping) >= len(set(finer.tolist()))
+    for group, size in zip(*np.unique(nested[0], return_counts=True)):
+        assert size >= 5  # small parts were folded into big ones
+    assert PIECE_SHARE == 0.25
+
+
 def test_nest_in_regions_splits_big_parts_and_moves_small_ones() -> None:
     fine = np.array([0] * 10 + [1] * 6 + [-1] * 3)
     # topic 0: 6 papers in region 0, 4 in region 1; topic 1: 5 in region 1, 1 in region 2
@@ -117,6 +159,7 @@ def test_region_layers_cover_noise_nest_and_recover_themes() -> None:
     reduced = 10.0 * theme[:, None] + (fine % 3)[:, None] + 0.05 * rng.standard_normal((180, 2))
     layers = region_layers(reduced, x, labels, [3, 2], min_piece=5, random_state=0)
     assert len(layers) == 3
+    assert [int(layer.max()) + 1 for layer in layers[1:]] == [3, 2]
     assert np.array_equal(layers[0] == -1, labels == -1)  # noise stays noise among the topics only
     assert all(np.all(layer >= 0) for layer in layers[1:])
     assert [len(set(layer[layer >= 0].tolist())) for layer in layers] == [9, 3, 2]
@@ -136,7 +179,7 @@ def test_region_layers_edge_cases() -> None:
     only = np.zeros(180, dtype=np.int64)
     assert len(region_layers(reduced, x, only)) == 1
     assert len(region_layers(reduced, x, fine, [])) == 1
-    assert len(set(region_layers(reduced, x, fine, [50])[1].tolist())) <= 9  # capped at the topic count
+    assert len(region_layers(reduced, x, fine, [50])) == 1  # no coarse layer as fine as the topics
     with pytest.raises(PaperatlasError, match="one row per paper"):
         region_layers(reduced[:10], x, fine)
     with pytest.raises(PaperatlasError, match="at least 1"):

@@ -7,7 +7,7 @@ import pytest
 
 from paperatlas.cluster.keyterms import class_tfidf, exemplars, keyterm_label, topic_keyterms
 from paperatlas.errors import PaperatlasError
-from paperatlas.vocabulary import SCIENTIFIC_STOPWORDS, stopwords
+from paperatlas.vocabulary import SCIENTIFIC_STOPWORDS, commonness_weight, stopwords
 
 REWARD = [
     "We propose a novel reward model for preference learning from human feedback.",
@@ -22,8 +22,14 @@ GRAPHS = [
     "We present a method for molecule generation with graph neural networks.",
 ]
 NOISE = ["A paper about weather and cooking.", "Results on random things."]
-TEXTS = REWARD + GRAPHS + NOISE
-LABELS = np.array([0] * 4 + [1] * 4 + [-1] * 2)
+# Key terms are down-weighted by their share of the whole corpus, so the toy
+# corpus has a background of unrelated papers, as a real one does (under 100
+# papers in all, so terms in a single paper are kept).
+PLACES = "harbour glacier desert prairie canyon orchard lagoon tundra".split()
+CRAFTS = "pottery weaving masonry forging carving brewing tanning glazing joinery quilting".split()
+BACKGROUND = [f"Field notes on {craft} near the {place}." for place in PLACES for craft in CRAFTS]
+TEXTS = REWARD + GRAPHS + NOISE + BACKGROUND
+LABELS = np.array([0] * 4 + [1] * 4 + [-1] * (2 + len(BACKGROUND)))
 
 
 def test_distinctive_terms_rank_first() -> None:
@@ -54,8 +60,8 @@ def test_boilerplate_never_appears() -> None:
 
 
 def test_noise_not_in_output_and_numbers_dropped() -> None:
-    texts = ["alpha 2019 beta", "alpha 2019 gamma", "delta 2019 epsilon"]
-    terms = topic_keyterms(texts, np.array([0, 0, -1]), top_n=10)
+    texts = ["alpha 2019 beta", "alpha 2019 gamma", "delta 2019 epsilon"] + BACKGROUND
+    terms = topic_keyterms(texts, np.array([0, 0] + [-1] * (1 + len(BACKGROUND))), top_n=10)
     assert list(terms) == [0]
     assert all("2019" not in t for t, _ in terms[0])
     assert terms[0][0][0] == "alpha"
@@ -88,3 +94,32 @@ def test_exemplars_nearest_centroid() -> None:
 def test_keyterm_label_skips_overlaps() -> None:
     assert keyterm_label(["reward", "reward model", "preference", "rlhf", "other"]) == "reward · preference · rlhf"
     assert keyterm_label([]) == "(no terms)"
+
+
+def test_commonness_weight_falls_with_a_terms_share_of_papers() -> None:
+    weights = commonness_weight(np.array([0, 1, 10, 50, 200, 999]), 999)
+    assert weights[0] == weights[1] == 1.0  # rare terms keep their weight
+    assert np.all(np.diff(weights) < 0) or np.all(np.diff(weights[1:]) < 0)
+    assert weights[-1] == 0.0  # a term in every paper says nothing
+
+
+def test_a_term_common_to_the_corpus_is_outranked_by_one_specific_to_the_topic() -> None:
+    # "learning" is in every topic paper and in many others; "bandit" in most topic papers only
+    topic = [f"Learning with bandit feedback, case {i}." for i in range(6)]
+    topic += [f"Learning under delays, trial {i}." for i in range(4)]
+    background = [f"Learning notes on {text}" for text in BACKGROUND[:15]] + BACKGROUND[15:]
+    labels = np.array([0] * len(topic) + [-1] * len(background))
+    terms = [t for t, _ in topic_keyterms(topic + background, labels, top_n=10)[0]]
+    assert terms[0] == "bandit"
+    assert "learning" not in terms or terms.index("bandit") < terms.index("learning")
+
+
+def test_a_bigram_survives_over_its_filler_unigram() -> None:
+    # "reward" runs through the corpus; "reward shaping" belongs to the topic
+    topic = [f"Reward shaping for agents, case {i}." for i in range(4)]
+    topic += [f"Reward for agents, trial {i}." for i in range(6)]
+    background = [f"Reward schedules for {text}" for text in BACKGROUND[:10]] + BACKGROUND[10:]
+    labels = np.array([0] * len(topic) + [-1] * len(background))
+    terms = [t for t, _ in topic_keyterms(topic + background, labels, top_n=10)[0]]
+    assert "reward shaping" in terms
+    assert "reward" not in terms or terms.index("reward shaping") < terms.index("reward")

@@ -24,7 +24,7 @@ RECORDS = [
     {"title": "No id and no date", "abstract": "Some abstract\x1c with a separator.", "date": "sometime"},
     {"id": "a4", "title": "Empty abstract", "abstract": "   "},
     {"id": "a5", "title": "", "abstract": "No title here."},
-    {"id": "a6", "title": "REWARD MODELS for rlhf!", "abstract": "A longer abstract about reward models for RLHF.",
+    {"id": "a6", "title": "REWARD MODELS for rlhf!", "abstract": "ABSTRACT. We study reward models (extended).",
      "arxiv_id": "2401.00001", "venue": "NeurIPS", "upvotes": 7},
     {"id": "a7", "title": "Value functions", "abstract": "Deep RL value functions.", "date": "2023-13-40",
      "sources": ["s1", "s2"]},

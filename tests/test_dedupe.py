@@ -187,3 +187,177 @@ def test_seed_layout_b_only_papers_stay_bare(seeds):
     assert all((p.byline, p.date, p.upvotes) == (None, None, None) for p in only_b)
     ids = [p.id for p in corpus]
     assert len(set(ids)) == len(ids)
+
+
+# --- the same paper, never two papers, every id kept (issue 14) ---------------------------------
+
+from paperatlas.corpus.dedupe import AGREEMENT, abstract_similarity, dedupe_with_merges  # noqa: E402
+from paperatlas.corpus.model import Corpus, title_id  # noqa: E402
+from paperatlas.corpus.records import FieldNames  # noqa: E402
+
+LONG = ("We introduce a retrieval method that maps queries and documents written in different languages into "
+        "one shared vector space, and show on six benchmarks that it beats translation-based baselines while "
+        "using a tenth of the compute.")
+UNRELATED = {
+    "Hybrid Monte Carlo": (
+        "We propose a hybrid Monte Carlo sampler that combines Hamiltonian dynamics with a Metropolis acceptance "
+        "step to simulate lattice field theories with dynamical fermions.",
+        "Bayesian neural networks are trained by sampling their weights with gradient information; our sampler "
+        "improves posterior estimates on regression benchmarks."),
+    "Twitter Sentiment Analysis": (
+        "Twitter users post short messages; we classify their sentiment with a lexicon and a support vector "
+        "machine trained on emoticon-labelled tweets.",
+        "We release a corpus of annotated tweets about elections in three languages and evaluate transformer "
+        "models on it, finding that sarcasm remains the main source of errors."),
+    "Cross Language Information Retrieval": (
+        LONG,
+        "This thesis studies how query translation with bilingual dictionaries affects the recall of search "
+        "engines for Hindi and Bengali users, and proposes a transliteration step."),
+}
+
+
+def garble(text: str, every: int = 20) -> str:
+    """OCR-like noise: every ``every``-th letter replaced (5% of them by default)."""
+    chars = list(text)
+    letters = [i for i, ch in enumerate(chars) if ch.isalpha()]
+    for n, i in enumerate(letters[::every]):
+        chars[i] = "rn"[n % 2] if chars[i] != "r" else "n"
+    return "".join(chars)
+
+
+def write_records(path: Path, records: list[dict]) -> Path:
+    path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records), encoding="utf-8")
+    return path
+
+
+@pytest.mark.parametrize("variant", [
+    LONG,
+    "Abstract: " + LONG,
+    "ABSTRACT. " + LONG,
+    "Summary — " + LONG,
+    LONG.replace("re", "re-\n").replace("fi", "\ufb01").replace("  ", " "),  # hyphenated lines, a ligature
+    garble(LONG),
+    "Abstract " + garble(LONG.lower()),
+])
+def test_same_title_and_agreeing_abstracts_merge_keeping_the_other_id(variant):
+    assert abstract_similarity(LONG, variant) >= AGREEMENT
+    unique, merges = dedupe_with_merges([
+        paper("2401.1", "Cross-Language Retrieval in One Space", abstract=LONG, date="2024-01-02"),
+        paper("doi:10/xyz", "cross language retrieval in one space", abstract=variant),
+    ])
+    assert len(unique) == 1 and unique[0].id == "2401.1" and unique[0].aliases == ("doi:10/xyz",)
+    (merge_,) = merges
+    assert (merge_.id, merge_.aliases, merge_.records) == ("2401.1", ("doi:10/xyz",), 2)
+    assert merge_.rules == ("same title, abstracts agree",)
+    assert "aliases doi:10/xyz" in merge_.describe()
+
+
+def test_the_threshold_separates_noise_from_other_papers():
+    for first, second in UNRELATED.values():
+        assert abstract_similarity(first, second) < 0.15
+    assert abstract_similarity(LONG, garble(LONG, every=12)) >= AGREEMENT  # even 1 letter in 12 garbled
+    assert abstract_similarity(LONG, LONG[: len(LONG) // 3]) < AGREEMENT  # a third of it is not the abstract
+    assert abstract_similarity("", LONG) == 1.0  # nothing to disagree with
+
+
+def test_same_generic_title_and_unrelated_abstracts_stay_two_papers(tmp_path):
+    records = [{"id": f"{title[:3]}-{i}", "title": title if i else title.upper(), "abstract": text}
+               for title, pair in UNRELATED.items() for i, text in enumerate(pair)]
+    corpus, report = read_papers([write_records(tmp_path / "ids.jsonl", records)])
+    assert len(corpus) == 6 and report.merged == 0 and report.merges == [] and report.kept_apart == 6
+    assert sorted(corpus.ids) == sorted(r["id"] for r in records)  # each keeps its own id
+    for record in records:
+        assert corpus.get(record["id"]).abstract == record["abstract"]
+        assert corpus.get(record["id"]).aliases == ()
+    assert "kept 6 papers with a shared title apart" in report.summary()
+    unique, merged = dedupe(paper(r["id"], r["title"], abstract=r["abstract"]) for r in records)
+    assert merged == 0 and [p.id for p in unique] == [r["id"] for r in records]
+
+
+def test_same_id_is_one_paper_whatever_the_abstracts(tmp_path):
+    first, second = UNRELATED["Hybrid Monte Carlo"]
+    records = [{"id": "hmc", "title": "Hybrid Monte Carlo", "abstract": first, "date": "2001-02-03"},
+               {"id": "hmc", "title": "hybrid monte carlo", "abstract": second}]
+    corpus, report = read_papers([write_records(tmp_path / "same.jsonl", records)])
+    assert len(corpus) == 1 and corpus[0].aliases == () and report.merged == 1
+    assert report.merges[0].rules == ("same id",)
+    unique, merges = dedupe_with_merges(paper(r["id"], r["title"], abstract=r["abstract"]) for r in records)
+    assert len(unique) == 1 and merges[0].rules == ("same id",)
+
+
+def test_inputs_without_ids_merge_by_title(tmp_path):
+    first, second = UNRELATED["Twitter Sentiment Analysis"]
+    records = [{"title": "Twitter Sentiment Analysis", "abstract": first},
+               {"title": "twitter sentiment analysis!", "abstract": second}]
+    path = write_records(tmp_path / "no-ids.jsonl", records)
+    corpus, report = read_papers([path])
+    assert len(corpus) == 1 and corpus[0].id == title_id("Twitter Sentiment Analysis")
+    assert corpus[0].aliases == () and report.merged == 1  # the derived ids are one id
+    # ids the input has, but --id-field '' derives ids from titles: merged by title too
+    with_ids = write_records(tmp_path / "ids.jsonl", [dict(r, id=f"x{i}") for i, r in enumerate(records)])
+    assert len(read_papers([with_ids])[0]) == 2
+    assert len(read_papers([with_ids], fields=FieldNames(id=""))[0]) == 1
+
+
+def test_a_record_without_id_joins_the_paper_with_an_id(tmp_path):
+    first, second = UNRELATED["Hybrid Monte Carlo"]
+    page = {"title": "Hybrid Monte Carlo", "abstract": "Abstract: " + first, "upvotes": 4}
+    one = [page, {"id": "hmc-1", "title": "Hybrid Monte Carlo", "abstract": second}]
+    corpus, report = read_papers([write_records(tmp_path / "one.jsonl", one)])
+    (merged,) = corpus  # the only same-title paper with an id: merged by title
+    assert set((merged.id, *merged.aliases)) == {"hmc-1", title_id("Hybrid Monte Carlo")}
+    assert report.merges[0].rules == ("same title, no id of its own",)
+    two = one + [{"id": "hmc-0", "title": "Hybrid Monte Carlo", "abstract": first}]
+    corpus, _ = read_papers([write_records(tmp_path / "two.jsonl", two)])
+    assert len(corpus) == 2  # of two papers with ids, it joins the one whose abstract agrees
+    assert corpus.get(title_id("Hybrid Monte Carlo")).id in ("hmc-0", title_id("Hybrid Monte Carlo"))
+    assert corpus.row(title_id("Hybrid Monte Carlo")) == corpus.row("hmc-0") != corpus.row("hmc-1")
+    page_alone = dict(page, abstract="An unrelated study of something else entirely, about birds.")
+    corpus, _ = read_papers([write_records(tmp_path / "three.jsonl", two[1:] + [page_alone])])
+    assert len(corpus) == 3  # agrees with neither: a paper of its own, under its derived id
+
+
+def test_merged_away_ids_resolve_to_the_paper(tmp_path):
+    records = [{"id": "a", "title": "Shared Title", "abstract": LONG},
+               {"id": "b", "title": "Shared title.", "abstract": "Abstract: " + LONG, "url": "https://b", "upvotes": 2},
+               {"id": "c", "title": "SHARED TITLE", "abstract": garble(LONG)}]
+    corpus, report = read_papers([write_records(tmp_path / "three.jsonl", records)])
+    (merged,) = corpus
+    assert merged.id == "b" and merged.aliases == ("a", "c") and report.merged == 2
+    for name in "abc":
+        assert name in corpus and corpus.row(name) == 0 and corpus.get(name) == merged
+    assert "d" not in corpus
+    with pytest.raises(KeyError):
+        corpus.row("d")
+    assert corpus.column("aliases") == [("a", "c")]
+
+
+def test_an_alias_used_by_another_title_is_an_error(tmp_path):
+    records = [{"id": "x", "title": "First Title", "abstract": LONG, "aliases": ["old-1"]},
+               {"id": "old-1", "title": "Second Title", "abstract": LONG}]
+    with pytest.raises(PaperatlasError, match="paper id 'old-1' is used by two different titles"):
+        read_papers([write_records(tmp_path / "clash.jsonl", records)])
+    with pytest.raises(PaperatlasError, match="'old-1' is used by two different titles"):
+        dedupe([paper("x", "First Title", aliases=("old-1",)), paper("old-1", "Second Title")])
+
+
+def test_a_corpus_refuses_an_alias_that_names_another_paper():
+    with pytest.raises(PaperatlasError, match="duplicate paper id 'b'"):
+        Corpus([paper("a", "One", aliases=("b",)), paper("b", "Two")])
+    with pytest.raises(PaperatlasError, match="duplicate paper id 'z'"):
+        Corpus([paper("a", "One", aliases=("z",)), paper("b", "Two", aliases=("z",))])
+
+
+def test_input_aliases_are_read_and_match_other_records(tmp_path):
+    """A re-ingested file keeps its aliases, and a record under an alias is the same paper."""
+    records = [{"id": "a", "title": "Shared Title", "abstract": LONG, "aliases": ["old"]},
+               {"id": "old", "title": "shared title", "abstract": "Completely different words here, nothing shared."}]
+    corpus, report = read_papers([write_records(tmp_path / "again.jsonl", records)])
+    (merged,) = corpus
+    assert merged.id == "a" and merged.aliases == ("old",) and report.merges[0].rules == ("same id",)
+    csv_path = tmp_path / "aliases.csv"
+    csv_path.write_text('id,title,abstract,aliases\nq,Some Title,An abstract.,"[""q-old"", ""q-older""]"\n'
+                        "r,Other Title,Another abstract.,\n", encoding="utf-8")
+    corpus, _ = read_papers([csv_path])
+    assert corpus.get("q-older").id == "q" and corpus.get("r").aliases == ()
+    assert "aliases" not in corpus.get("q").metadata

@@ -52,6 +52,25 @@ def test_keyterms_are_free_of_boilerplate(real_topics_atlas):
         assert terms and not boilerplate & set(terms)
 
 
+def test_no_topics_top_three_key_terms_are_among_the_corpus_50_commonest_words(real_topics_atlas):
+    import re
+    from collections import Counter
+
+    from paperatlas.vocabulary import stopwords
+
+    stop = set(stopwords())
+    document_frequency = Counter()
+    for text in real_topics_atlas.corpus.texts():
+        words = {w for w in re.findall(r"\w+", text.lower()) if len(w) > 1 and not w.isdigit() and w not in stop}
+        document_frequency.update(words)
+    commonest = {word for word, _ in sorted(document_frequency.items(), key=lambda item: (-item[1], item[0]))[:50]}
+    table = real_topics_atlas.topics.table
+    assert set(table["layer"]) == set(range(real_topics_atlas.topics.n_layers))
+    for row in table.itertuples():
+        assert len(row.keyterms) >= 3
+        assert not commonest & set(row.keyterms[:3]), (row.layer, row.topic_id, list(row.keyterms[:3]))
+
+
 def test_two_builds_give_identical_topics(real_topics_atlas, real_atlas_path, real_embedder, named_topics):
     again = Atlas.load(real_atlas_path, embedder=real_embedder)
     again.fit_topics(None, named_topics)
@@ -100,3 +119,24 @@ def test_main_job_from_the_readme(tmp_path, real_atlas_path):
     assert info["papers"] == 350 and info["topics"]["layer_0"] >= 6
     hits = json.loads(run("similar", str(tmp_path / "atlas"), "reward hacking in RLHF", "-k", "5", "--json").stdout)
     assert len(hits["results"]) == 5 and all(h["topic"] for h in hits["results"])
+
+
+def test_n_topics_adds_a_layer_and_layers_nest_4x_apart(tmp_path, real_atlas_path):
+    """`build --n-topics K` (the README's example) reports the layer it added; every layer nests
+    in the next and successive counts are at most 4x apart, down to at most 8 themes."""
+    from paperatlas.atlas import Atlas
+    from paperatlas.cluster.hierarchy import MAP_THEMES, parents
+
+    result = subprocess.run([sys.executable, "-m", "paperatlas", "build", "data/papers.jsonl", "-o",
+                             str(tmp_path / "atlas"), "--n-topics", "5"], capture_output=True, text=True, cwd=REPO)
+    assert result.returncode == 0, result.stderr
+    atlas = Atlas.load(tmp_path / "atlas")
+    topics = atlas.topics
+    layer = topics.layer_nearest(5)
+    assert f"--n-topics 5: layer {layer} has {topics.n_topics(layer)} topics" in result.stderr
+    assert abs(topics.n_topics(layer) - 5) <= 1
+    counts = [topics.n_topics(i) for i in range(topics.n_layers)]
+    assert counts == sorted(counts, reverse=True) and counts[-1] <= MAP_THEMES
+    assert all(finer / coarser <= 4 for finer, coarser in zip(counts, counts[1:]))
+    for finer in range(topics.n_layers - 1):
+        parents(topics.labels_at(finer), topics.labels_at(finer + 1))  # raises unless nested

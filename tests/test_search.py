@@ -24,7 +24,7 @@ def paper_id(atlas, title: str) -> str:
 
 
 def test_text_query_returns_k_records_best_first(atlas):
-    hits = find_similar_papers(atlas, "reward models trained on human preference data", k=5)
+    hits = find_similar_papers(atlas, "reward models trained on human preference data", k=5, mode="dense")
     assert len(hits) == 5
     scores = [h["score"] for h in hits]
     assert scores == sorted(scores, reverse=True)
@@ -55,14 +55,14 @@ def test_title_exact_and_close_match(atlas):
 
 def test_several_papers_and_negative_ids(atlas):
     reward = [p.id for p in atlas.corpus if "Reward Model" in p.title][:3]
-    hits = find_similar_papers(atlas, reward, k=10)
+    hits = find_similar_papers(atlas, reward, k=10, mode="dense")
     assert not set(reward) & {h["id"] for h in hits}
     centroid = atlas.embeddings[[atlas.corpus.row(i) for i in reward]].mean(axis=0)
     centroid /= np.linalg.norm(centroid)
     best = [atlas.corpus[int(r)].id for r in np.argsort(-(atlas.embeddings @ centroid)) if atlas.corpus[int(r)].id not in reward]
     assert [h["id"] for h in hits] == best[:10]
     diffusion = [p.id for p in atlas.corpus if "Diffusion" in p.title][:3]
-    steered = find_similar_papers(atlas, reward, k=10, negative=diffusion)
+    steered = find_similar_papers(atlas, reward, k=10, negative=diffusion, mode="dense")
     away = {h["id"]: h["score"] for h in steered}
     assert not set(diffusion) & set(away)
     # steering away lowers the diffusion papers' rank: none of them is in the top 10
@@ -134,3 +134,41 @@ def test_cli_similar_json_and_table(tmp_path, atlas, monkeypatch):
     assert bad.exit_code == 1 and "unknown query paper id" in bad.output
     both = runner.invoke(main, ["similar", str(tmp_path / "atlas"), "text", "--id", target])
     assert both.exit_code == 2
+
+
+# --- aliases: ids of merged records answer like the paper's own id ------------------------------
+
+
+@pytest.fixture(scope="module")
+def aliased(tmp_path_factory):
+    from tests.alias_fixtures import aliased_atlas
+
+    return aliased_atlas(tmp_path_factory.mktemp("aliased"))
+
+
+def test_search_by_an_alias_is_search_by_its_paper(aliased):
+    for alias, paper in (("dup-3", "p3"), ("dup-7", "p7")):
+        by_alias = find_similar_papers(aliased, alias, k=5)
+        assert [h["id"] for h in by_alias] == [h["id"] for h in find_similar_papers(aliased, paper, k=5)]
+        assert paper not in {h["id"] for h in by_alias}  # the query paper is left out under either name
+        with_self = find_similar_papers(aliased, alias, k=1, by="id", exclude_query=False)
+        assert with_self[0]["id"] == paper
+    several = find_similar_papers(aliased, ["dup-3", "p7"], k=4, negative=["dup-7"])
+    assert not {"p3", "p7"} & {h["id"] for h in several}
+    with pytest.raises(SearchError, match="unknown paper id 'dup-9'"):
+        find_similar_papers(aliased, "dup-9", by="id")
+
+
+def test_two_papers_with_one_generic_title_are_both_found_by_id(aliased):
+    assert aliased.corpus.get("hmc-a").abstract != aliased.corpus.get("hmc-b").abstract
+    assert find_similar_papers(aliased, "hmc-a", k=1, exclude_query=False)[0]["id"] == "hmc-a"
+    assert find_similar_papers(aliased, "hmc-b", k=1, exclude_query=False)[0]["id"] == "hmc-b"
+
+
+def test_cli_similar_accepts_an_alias(tmp_path, aliased, monkeypatch):
+    aliased.save(tmp_path / "atlas")
+    monkeypatch.setattr("paperatlas.search_state.open_embedder", lambda model: FakeEmbedder())
+    result = CliRunner().invoke(main, ["similar", str(tmp_path / "atlas"), "--id", "dup-7", "-k", "3", "--json"])
+    assert result.exit_code == 0, result.output
+    expected = find_similar_papers(aliased, "p7", k=3)
+    assert [r["id"] for r in json.loads(result.output)["results"]] == [h["id"] for h in expected]

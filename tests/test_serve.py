@@ -67,9 +67,12 @@ def test_similar_by_text_and_by_id(server: dict) -> None:
     assert status == 200 and body["by"] == "text" and body["k"] == 7
     results = body["results"]
     assert len(results) == 7 and {"id", "title", "score", "topic", "why", "date"} <= set(results[0])
-    assert [r["score"] for r in results] == sorted((r["score"] for r in results), reverse=True)
+    assert body["mode"] == "hybrid"
     assert sum("diffusion" in r["title"].lower() for r in results) >= 4  # the real model finds the field
     assert results == [dict(r) for r in atlas.similar("steering diffusion models with rewards", k=7, by="text")]
+    status, body, _ = get(server, "/api/similar?q=steering+diffusion+models+with+rewards&k=7&mode=lexical")
+    assert body["mode"] == "lexical" and body["results"] == [
+        dict(r) for r in atlas.similar("steering diffusion models with rewards", k=7, by="text", mode="lexical")]
     paper = atlas.corpus[3].id
     status, body, _ = get(server, f"/api/similar?id={paper}&k=5")
     assert status == 200 and body["by"] == "id" and len(body["results"]) == 5
@@ -101,6 +104,7 @@ def test_paper_and_topics(server: dict) -> None:
         ("/api/similar?q=reward&k=0", 400, "k"),
         ("/api/similar?q=reward&k=abc", 400, "k"),
         ("/api/similar?q=reward&k=100000", 400, "k"),
+        ("/api/similar?q=reward&mode=sparse", 400, "mode"),
         ("/api/similar?id=no-such-paper", 404, "id"),
         ("/api/paper/no-such-paper", 404, "id"),
         ("/api/topics?layer=99", 400, "layer"),
@@ -232,3 +236,34 @@ def test_cli_serve_as_the_readme_runs_it(real_topics_atlas, tmp_path) -> None:
             raise
     assert f"serving {atlas_dir} at http://127.0.0.1:{port}/" in err
     assert "Traceback" not in err
+
+
+def test_an_alias_is_served_like_its_paper(tmp_path) -> None:
+    import uvicorn
+
+    from paperatlas.cluster import TopicSettings
+    from paperatlas.serve import create_app
+    from tests.alias_fixtures import aliased_atlas
+
+    atlas = aliased_atlas(tmp_path)
+    atlas.fit_topics(TopicSettings(min_cluster_size=5, random_state=7))
+    port = _free_port()
+    instance = uvicorn.Server(uvicorn.Config(create_app(atlas), host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=instance.run, daemon=True)
+    thread.start()
+    try:
+        deadline = time.time() + 30
+        while not instance.started and time.time() < deadline:
+            time.sleep(0.05)
+        server = {"url": f"http://127.0.0.1:{port}"}
+        status, body, _ = get(server, "/api/paper/dup-3")
+        assert status == 200 and body["id"] == "p3" and body["aliases"] == ["dup-3"]
+        assert body == get(server, "/api/paper/p3")[1]
+        status, body, _ = get(server, "/api/similar?id=dup-7&k=4")
+        assert status == 200 and len(body["results"]) == 4
+        assert [r["id"] for r in body["results"]] == [r["id"] for r in get(server, "/api/similar?id=p7&k=4")[1]["results"]]
+        assert "p7" not in {r["id"] for r in body["results"]}
+        assert get(server, "/api/paper/dup-9")[0] == 404
+    finally:
+        instance.should_exit = True
+        thread.join(timeout=10)

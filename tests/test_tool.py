@@ -88,3 +88,18 @@ def test_dispatch_returns_json_results_and_errors(atlas):
     assert json.loads(dispatch(atlas, "get_paper", {"paper_id": "ghost"})) == {"error": "unknown paper id 'ghost'"}
     assert "error" in json.loads(dispatch(atlas, "find_similar_papers", {"query": "x", "k": 0}))
     assert "unknown tool" in json.loads(dispatch(atlas, "delete_everything", {}))["error"]
+
+
+def test_get_paper_by_an_alias_returns_the_paper_and_its_aliases(tmp_path):
+    from paperatlas.tool import get_paper
+    from tests.alias_fixtures import aliased_atlas
+
+    aliased = aliased_atlas(tmp_path)
+    paper = get_paper(aliased, "dup-3")
+    assert paper["id"] == "p3" and paper["aliases"] == ["dup-3"]
+    assert paper == get_paper(aliased, "p3")
+    assert get_paper(aliased, "p0")["aliases"] == []
+    answer = json.loads(dispatch(aliased, "get_paper", {"paper_id": "dup-7"}))["result"]
+    assert answer["id"] == "p7" and answer["aliases"] == ["dup-7"]
+    hits = json.loads(dispatch(aliased, "find_similar_papers", {"query": "dup-7", "k": 3, "by": "id"}))["result"]
+    assert [h["id"] for h in hits] == [h["id"] for h in find_similar_papers(aliased, "p7", 3)]

@@ -17,3 +17,12 @@ def test_a_rare_bigram_is_weighted_by_its_own_rarity_not_its_words():
 def test_no_shared_terms_gives_an_empty_explanation():
     explainer = TermStats.of_texts(["reward models", "diffusion steering"])
     assert explainer.shared(explainer.counts("galaxy clusters"), "diffusion steering") == []
+
+
+def test_a_word_common_to_the_corpus_ranks_below_a_specific_one_even_when_repeated():
+    corpus = [f"language notes {i}" for i in range(30)] + [f"survey {i}" for i in range(7)]
+    corpus += ["zebra language", "zebra stripes", "zebra herds"]
+    explainer = TermStats.of_texts(corpus)
+    query = explainer.counts("language tasks, language change, language drift, zebra")
+    # both texts dwell on "language", but it is in 31 of 40 papers; "zebra" in 3
+    assert explainer.shared(query, "language grammar, language syntax, language lexicon, zebra") == ["zebra", "language"]

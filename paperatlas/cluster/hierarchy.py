@@ -23,7 +23,6 @@ coarser layer. Every layer is renumbered by size (0 = largest). Two ways:
 
 from __future__ import annotations
 
-import math
 from typing import Sequence
 
 import numpy as np
@@ -38,35 +37,47 @@ THEME_METHODS = ("regions",) + LINKAGES
 """Ways to build the coarse layers: ``region_layers`` or a ``build_layers`` linkage."""
 
 
-MAP_THEMES = 12
-"""By default coarse layers are added until one has at most this many themes (a map's legend)."""
+MAP_THEMES = 8
+"""Coarse layers go down to a layer of at most this many themes (a map's legend)."""
+
+THEME_LADDER_BASE, THEME_LADDER_SWITCH = 3, 48
+"""Default theme counts: 3, 6, 12, 24, 48 (doubling), then tripling: 144, 432, 1296, ..."""
+
+MIN_STEP = 1.25
+"""The first coarse layer has at most the fine topic count divided by this."""
 
 
-def default_coarse_sizes(n_topics: int, n_layers: int | None = None) -> list[int]:
-    """Theme counts of the coarse layers: repeated square roots of the topic count.
+def theme_ladder(limit: float) -> list[int]:
+    """The default theme counts up to ``limit``, increasing (see ``THEME_LADDER_BASE``)."""
+    ladder, value = [], THEME_LADDER_BASE
+    while value <= limit:
+        ladder.append(value)
+        value *= 2 if value < THEME_LADDER_SWITCH else 3
+    return ladder
 
-    40 topics with 3 layers give ``[6, 2]``; counts below 2 or not smaller
-    than the layer beneath are left out, so fewer layers may result. Without
-    ``n_layers``, layers are added until one has at most ``MAP_THEMES`` themes
-    (913 topics give ``[30, 5]``; 54 give ``[7]``).
+
+def default_coarse_sizes(n_topics: int, n_layers: int | None = None, n_topics_wanted: int | None = None) -> list[int]:
+    """Theme counts of the coarse layers: every rung of ``theme_ladder`` below the fine topic count.
+
+    Successive counts differ by a factor of 2 (up to 48) or 3 (above), and the first
+    is at most ``n_topics / MIN_STEP``, so no two layers are more than 4× apart: 40
+    topics give ``[24, 12, 6, 3]``, 900 give ``[432, 144, 48, 24, 12, 6, 3]``. With
+    ``n_layers``, only the finest ``n_layers - 1`` of them. ``n_topics_wanted`` adds
+    that count when it lies between 2 and ``n_topics - 1``.
 
     Args:
         n_topics: Fine topics in layer 0.
-        n_layers: Total layers wanted, layer 0 included (None: down to ``MAP_THEMES``).
+        n_layers: Total layers wanted, layer 0 included (None: all rungs).
+        n_topics_wanted: A theme count to include (``TopicSettings.n_topics``).
 
     Returns:
         Decreasing theme counts, one per coarse layer.
     """
-    sizes: list[int] = []
-    current = n_topics
-    for _ in range(max(0, (n_layers if n_layers is not None else n_topics) - 1)):
-        if n_layers is None and sizes and current <= MAP_THEMES:
-            break
-        nxt = int(round(math.sqrt(current)))
-        if nxt < 2 or nxt >= current:
-            break
-        sizes.append(nxt)
-        current = nxt
+    sizes = sorted(theme_ladder(n_topics / MIN_STEP), reverse=True)
+    if n_layers is not None:
+        sizes = sizes[: max(0, n_layers - 1)]
+    if n_topics_wanted is not None and 2 <= n_topics_wanted < n_topics:
+        sizes = sorted(set(sizes) | {int(n_topics_wanted)}, reverse=True)
     return sizes
 
 
@@ -185,6 +196,7 @@ def build_layers(
     coarse_sizes: Sequence[int] | None = None,
     *,
     n_layers: int | None = None,
+    n_topics: int | None = None,
     linkage: str = "ward",
 ) -> list[np.ndarray]:
     """Labels per layer: the fine topics, then coarser themes.
@@ -195,6 +207,7 @@ def build_layers(
         coarse_sizes: Theme counts of the coarse layers, decreasing; each is
             capped at the number of fine topics. ``default_coarse_sizes`` if None.
         n_layers: Layers wanted (layer 0 included) when ``coarse_sizes`` is None.
+        n_topics: A theme count to include when ``coarse_sizes`` is None.
         linkage: "ward" (size-weighted, default) or "average" (cosine).
 
     Returns:
@@ -206,7 +219,7 @@ def build_layers(
     ids, merges = _merge_tree(embeddings, fine, linkage)
     t = ids.size
     if coarse_sizes is None:
-        coarse_sizes = default_coarse_sizes(t, n_layers)
+        coarse_sizes = default_coarse_sizes(t, n_layers, n_topics)
     layers = [fine]
     if t < 2:
         return layers
@@ -242,18 +255,25 @@ def parents(child: np.ndarray, parent: np.ndarray) -> dict[int, int]:
     return {int(c): int(p) for c, p in pairs}
 
 
-def nest_in_regions(fine: np.ndarray, regions: np.ndarray, min_piece: int) -> tuple[np.ndarray, np.ndarray]:
+def nest_in_regions(
+    fine: np.ndarray, regions: np.ndarray, min_piece: int, embeddings: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray]:
     """Make fine topics nest in regions that cover every paper.
 
     Each fine topic belongs to the region holding most of its papers. A part
     of it lying in another region becomes a new topic if it has at least
-    ``min_piece`` papers; a smaller part stays in its topic and so moves to
-    the topic's region. Noise papers keep the region they lie in.
+    ``min_piece`` papers and ``PIECE_SHARE`` of the topic's. With ``embeddings``,
+    so that the regions stay as they are: a part of ``min_piece`` papers in a
+    region that no topic lives in becomes a topic too, and a smaller part joins
+    the nearest (centroid) topic of its region. Otherwise (or when its region has
+    no topic) it stays in its topic and moves to the topic's region. Noise papers
+    keep the region they lie in.
 
     Args:
         fine: ``(n,)`` fine topic labels, -1 for noise.
         regions: ``(n,)`` region of every paper (no -1).
         min_piece: Papers a part needs to become a topic.
+        embeddings: ``(n, d)`` unit rows, to place small parts.
 
     Returns:
         ``(fine, themes)``: new fine labels (new topics numbered after the
@@ -264,20 +284,132 @@ def nest_in_regions(fine: np.ndarray, regions: np.ndarray, min_piece: int) -> tu
     if fine.shape != themes.shape or np.any(themes < 0):
         raise PaperatlasError("regions must give every paper a region (no -1), one per fine label")
     next_id = int(fine.max(initial=-1)) + 1
+    small: list[np.ndarray] = []
+    home_of: dict[int, int] = {}
     for topic in np.unique(fine[fine >= 0]):
         rows = np.flatnonzero(fine == topic)
         ids, counts = np.unique(themes[rows], return_counts=True)
         home = ids[np.argmax(counts)]  # first maximum: the smallest region id
+        home_of[int(topic)] = int(home)
         for region, count in zip(ids, counts):
             if region == home:
                 continue
             part = rows[themes[rows] == region]
-            if count >= min_piece:
+            if count >= min_piece and count >= PIECE_SHARE * rows.size:
                 fine[part] = next_id
+                home_of[next_id] = int(region)
                 next_id += 1
             else:
-                themes[part] = home
+                small.append(part)
+    if embeddings is None or not small:
+        for part in small:
+            themes[part] = home_of[int(fine[part[0]])]
+        return fine, themes
+    housed = set(home_of.values())
+    for part in sorted(small, key=len, reverse=True):  # a region no topic lives in gets its larger parts
+        region = int(themes[part[0]])
+        if region not in housed and part.size >= min_piece:
+            fine[part] = next_id
+            home_of[next_id] = region
+            next_id += 1
+    topics = np.array(sorted(home_of), dtype=np.int64)
+    homes = np.array([home_of[int(t)] for t in topics])
+    centroids = unit_rows(topic_sums(embeddings, fine, topics) / np.bincount(fine[fine >= 0])[topics][:, None])
+    for part in small:
+        if home_of.get(int(fine[part[0]])) == int(themes[part[0]]):
+            continue  # became a topic of its own above
+        candidates = np.flatnonzero(homes == int(themes[part[0]]))
+        if candidates.size == 0:
+            themes[part] = home_of[int(fine[part[0]])]
+            continue
+        centre = unit_rows(np.asarray(embeddings[part], dtype=np.float64).mean(axis=0, keepdims=True))[0]
+        fine[part] = topics[candidates[int(np.argmax(centroids[candidates] @ centre))]]
     return fine, themes
+
+
+BROAD_THEMES = 5
+"""Region layers of at most this many themes are cut in ``region_space`` with ``BROAD_SHARE``."""
+
+REDUCED_SHARE, BROAD_SHARE = 0.5, 0.05
+"""The UMAP coordinates' share of the embeddings' variance in ``region_space``: for finer
+themes, and for the broadest (at most ``BROAD_THEMES``). UMAP keeps neighbourhoods, not
+the global layout, so the broadest themes are cut mostly in the original space; on the
+public labelled sets these mixes beat k-means of the embeddings alone at every theme count
+measured (V-measure +0.01 to +0.08, benchmarks/bench_topics.py), and UMAP coordinates
+alone lost to it at 3-5 themes on two sets."""
+
+
+def region_space(embeddings: np.ndarray, reduced: np.ndarray, share: float = REDUCED_SHARE) -> np.ndarray:
+    """The embeddings (centred) joined with the UMAP coordinates, centred and scaled so that
+    their total variance is ``share`` times the embeddings'."""
+    x = np.asarray(embeddings, dtype=np.float32)
+    x = x - x.mean(axis=0)
+    r = np.asarray(reduced, dtype=np.float32)
+    r = r - r.mean(axis=0)
+    spread_x = float(np.sqrt(np.mean(np.sum(x**2, axis=1))))
+    spread_r = float(np.sqrt(np.mean(np.sum(r**2, axis=1)))) or 1.0
+    return np.hstack([x, r * (spread_x * np.sqrt(share) / spread_r)]).astype(np.float32)
+
+KMEANS_SAMPLE = 20_000
+"""k-means of more papers than this runs on a seeded sample of this many, then every paper
+joins its nearest centre."""
+
+
+def kmeans_regions(data: np.ndarray, k: int, random_state: int | None = 42, n_init: int = 4) -> np.ndarray:
+    """k-means labels of every row (fitted on ``KMEANS_SAMPLE`` rows at most)."""
+    from sklearn.cluster import KMeans
+
+    data = np.ascontiguousarray(data, dtype=np.float32)
+    rows = np.arange(data.shape[0])
+    if data.shape[0] > KMEANS_SAMPLE:
+        rows = np.sort(np.random.default_rng(random_state).choice(data.shape[0], KMEANS_SAMPLE, replace=False))
+    model = KMeans(n_clusters=min(k, rows.size), n_init=n_init, random_state=random_state).fit(data[rows])
+    if rows.size == data.shape[0]:
+        return model.labels_.astype(np.int64)
+    return model.predict(data).astype(np.int64)
+
+
+PIECE_SHARE = 0.25
+"""When a coarser theme cuts a topic or a finer theme, a part of it with at least this share of
+its papers (and ``min_piece`` papers) becomes a topic or theme of its own; a smaller part joins
+the nearest group (topics: the topic's own region)."""
+
+
+def nest_top_down(raw: Sequence[np.ndarray], embeddings: np.ndarray, min_piece: int) -> list[np.ndarray]:
+    """Make region partitions nest, each in the next, keeping the coarsest as it is.
+
+    Args:
+        raw: ``(n,)`` region labels (no -1) per layer, finest first.
+        embeddings: ``(n, d)`` rows (to place small parts).
+        min_piece: Papers a part needs to stay a group.
+
+    Returns:
+        Nested labels, finest first. A region of a finer layer that spans several regions
+        of the coarser one is cut along them; a part with less than ``PIECE_SHARE`` of its
+        papers or fewer than ``min_piece`` joins the nearest (centroid) big part inside
+        the same coarser region.
+    """
+    nested = [np.asarray(raw[-1], dtype=np.int64)]
+    for finer in reversed(raw[:-1]):
+        coarse = nested[0]
+        finer = np.asarray(finer, dtype=np.int64)
+        pairs, pieces = np.unique(np.stack([coarse, finer], 1), axis=0, return_inverse=True)
+        pieces = pieces.ravel()
+        sizes = np.bincount(pieces, minlength=len(pairs))
+        whole = np.bincount(finer)[pairs[:, 1]]
+        big = (sizes >= min_piece) & (sizes >= PIECE_SHARE * whole)
+        sums = topic_sums(embeddings, pieces, np.arange(len(pairs)))
+        centroids = unit_rows(sums / np.maximum(sizes, 1)[:, None])
+        target = np.arange(len(pairs))
+        for group in np.unique(pairs[:, 0]):
+            inside = np.flatnonzero(pairs[:, 0] == group)
+            keep = inside[big[inside]]
+            if keep.size == 0:
+                keep = inside[[int(np.argmax(sizes[inside]))]]
+            for small in np.setdiff1d(inside, keep):
+                target[small] = keep[int(np.argmax(centroids[keep] @ centroids[small]))]
+        nested.insert(0, renumber_by_size(target[pieces]))
+    return nested
 
 
 def region_layers(
@@ -287,21 +419,27 @@ def region_layers(
     coarse_sizes: Sequence[int] | None = None,
     *,
     n_layers: int | None = None,
+    n_topics: int | None = None,
     min_piece: int = 5,
     random_state: int | None = 42,
 ) -> list[np.ndarray]:
-    """Labels per layer, themes being regions of the clustering space (see the module).
+    """Labels per layer, themes being regions that cover every paper (see the module).
+
+    Each coarse layer starts as k-means regions of ``region_space`` (the embeddings
+    with a share of the UMAP coordinates, see ``REDUCED_SHARE``); then, from the
+    coarsest down, every layer is cut to nest in the next (``nest_top_down``), and
+    the fine topics in the finest theme layer (``nest_in_regions``). Nesting can
+    add a few themes to a layer: its count is what the cuts leave.
 
     Args:
         reduced: ``(n, c)`` clustering coordinates the fine topics were found in.
-        embeddings: ``(n, d)`` unit rows (Ward merges of themes, layers 2+).
+        embeddings: ``(n, d)`` unit rows.
         labels: ``(n,)`` fine topic labels, -1 for noise.
-        coarse_sizes: Theme counts, decreasing; the first is the number of
-            regions (k-means clusters); ``default_coarse_sizes`` of the fine
-            topic count if None.
+        coarse_sizes: Theme counts, decreasing (``default_coarse_sizes`` if None).
         n_layers: Layers wanted (layer 0 included) when ``coarse_sizes`` is None.
-        min_piece: Papers a fine topic's part in another region needs to
-            become a topic (use the minimum cluster size).
+        n_topics: A theme count to include when ``coarse_sizes`` is None.
+        min_piece: Papers a cut part of a topic or theme needs to stay one (use the
+            minimum cluster size).
         random_state: Seed of k-means.
 
     Returns:
@@ -309,19 +447,44 @@ def region_layers(
         by size; noise is -1 in layer 0 only. With fewer than two fine
         topics, or no sizes, only layer 0 is returned (unchanged).
     """
-    from sklearn.cluster import KMeans
-
     fine = renumber_by_size(labels)
     data = np.asarray(reduced, dtype=np.float64)
     if data.ndim != 2 or data.shape[0] != fine.shape[0]:
         raise PaperatlasError(f"reduced {data.shape} does not match labels {fine.shape}: one row per paper")
     t = int(np.unique(fine[fine >= 0]).size)
-    sizes = default_coarse_sizes(t, n_layers) if coarse_sizes is None else [int(s) for s in coarse_sizes]
+    if coarse_sizes is None:
+        sizes = default_coarse_sizes(t, n_layers, n_topics)
+    else:
+        sizes = sorted({int(s) for s in coarse_sizes}, reverse=True)
     if any(size < 1 for size in sizes):
         raise PaperatlasError(f"coarse layer sizes must be at least 1, got {sizes}")
-    if t < 2 or not sizes:
+    sizes = [size for size in sizes if size < t] if t >= 2 else []
+    if not sizes:
         return [fine]
-    k = min(sizes[0], t)
-    regions = KMeans(n_clusters=k, n_init=4, random_state=random_state).fit_predict(data)
-    fine, themes = nest_in_regions(fine, regions, min_piece)
-    return [renumber_by_size(fine)] + build_layers(embeddings, themes, sizes[1:], linkage="ward")
+    spaces: dict[float, np.ndarray] = {}
+
+    def space(k: int) -> np.ndarray:
+        share = BROAD_SHARE if k <= BROAD_THEMES else REDUCED_SHARE
+        if share not in spaces:
+            spaces[share] = region_space(embeddings, data, share)
+        return spaces[share]
+
+    raw = [kmeans_regions(space(k), k, random_state, n_init=10 if k <= BROAD_THEMES else 4) for k in sizes]
+    themes = nest_top_down(raw, embeddings, min_piece)
+    fine, first = nest_in_regions(fine, themes[0], min_piece, embeddings)
+    layers = [renumber_by_size(fine), first]
+    for finer, coarser in zip(themes, themes[1:]):
+        parent = np.zeros(int(finer.max()) + 1, dtype=np.int64)
+        parent[finer] = coarser  # nested: every region of ``finer`` lies in one of ``coarser``
+        layers.append(parent[layers[-1]])
+    return _distinct([layers[0]] + [renumber_by_size(layer) for layer in layers[1:]])
+
+
+def _distinct(layers: list[np.ndarray]) -> list[np.ndarray]:
+    """Drop a coarse layer with as many groups as the layer beneath (nested: the same grouping)."""
+    kept = [layers[0]]
+    for layer in layers[1:]:
+        below = kept[-1]
+        if np.unique(layer[layer >= 0]).size < np.unique(below[below >= 0]).size:
+            kept.append(layer)
+    return kept

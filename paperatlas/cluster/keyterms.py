@@ -5,6 +5,14 @@ weight in class ``c`` is ``tf(t, c) * log(1 + A / f(t))`` where ``tf`` is the
 term's share of the class's words (L1-normalised counts), ``A`` the mean
 number of words per class and ``f(t)`` the term's count over all classes.
 
+Two changes make key terms say something. Counts are per paper (a paper
+counts a term once, so one abstract repeating a word cannot carry it), and
+each weight is multiplied by ``commonness_weight`` (paperatlas.vocabulary):
+terms found in a large share of the corpus's papers ("language", "large",
+"learning", or the corpus's own theme) are down-weighted however unevenly
+they spread over topics, so a topic's specific words and bigrams ("reward
+model" rather than "reward") come first.
+
 Noise papers (label -1) form a class of their own when the weights are
 computed, so words that are common everywhere, noise included, are damped;
 noise gets no entry in the output.
@@ -19,7 +27,7 @@ import numpy as np
 
 from paperatlas.cluster.centroids import topic_centroids
 from paperatlas.errors import PaperatlasError
-from paperatlas.vocabulary import BOILERPLATE_PHRASES, TOKEN_PATTERN, stopwords
+from paperatlas.vocabulary import BOILERPLATE_PHRASES, TOKEN_PATTERN, commonness_weight, stopwords
 
 def class_tfidf(class_counts: object) -> object:
     """c-TF-IDF weights of a ``(classes, terms)`` count matrix.
@@ -84,7 +92,11 @@ def term_counts(
 def keyterms_from_counts(
     counts: object, vocabulary: np.ndarray, labels: np.ndarray, top_n: int = 10
 ) -> dict[int, list[tuple[str, float]]]:
-    """Top c-TF-IDF terms of each topic from per-paper term counts.
+    """Top terms of each topic: c-TF-IDF of paper counts × ``commonness_weight``.
+
+    A term counts once per paper that holds it; its document frequency over
+    the rows of ``counts`` (all papers, noise included) sets the corpus-wide
+    down-weighting.
 
     Args:
         counts: Sparse ``(n, V)`` counts from ``term_counts``.
@@ -111,7 +123,10 @@ def keyterms_from_counts(
     membership = sp.csr_matrix(
         (np.ones(labels.size), (row_class, np.arange(labels.size))), shape=(classes.size, labels.size)
     )
-    weights = sp.csr_matrix(class_tfidf(membership @ counts))
+    presence = sp.csr_matrix(counts, dtype=np.float64, copy=True)
+    presence.data = (presence.data > 0).astype(np.float64)
+    common = commonness_weight(np.asarray(presence.sum(axis=0)).ravel(), presence.shape[0])
+    weights = sp.csr_matrix(class_tfidf(membership @ presence) @ sp.diags(common))
     for c, topic in enumerate(classes):
         if topic < 0:
             continue
@@ -137,7 +152,7 @@ def topic_keyterms(
     min_df: int = 2,
     ngram_range: tuple[int, int] = (1, 2),
 ) -> dict[int, list[tuple[str, float]]]:
-    """Top c-TF-IDF terms (unigrams and bigrams) of each topic.
+    """Top terms (unigrams and bigrams) of each topic, as ``keyterms_from_counts``.
 
     See ``term_counts`` for the tokenisation and the stopwords.
 

@@ -35,9 +35,12 @@ class TopicSettings:
         random_state: Seed of every randomised step.
         n_keyterms: Key terms kept per topic.
         n_exemplars: Exemplar papers per topic.
-        coarse_sizes: Theme counts of the coarse layers (``default_coarse_sizes``).
-        n_layers: Layers, fine included, when ``coarse_sizes`` is None (None: down to a
-            layer of at most ``hierarchy.MAP_THEMES`` themes, e.g. 913 → 30 → 5 topics).
+        coarse_sizes: Theme counts of the coarse layers (``default_coarse_sizes``: 3, 6,
+            12, 24, 48, 144, 432, ... below the fine topic count; no two layers more than
+            4× apart).
+        n_layers: Layers, fine included, when ``coarse_sizes`` is None (None: every rung).
+        n_topics: A layer with this many topics (or the nearest count nesting allows) is
+            added when ``coarse_sizes`` is None; see ``TopicModel.layer_nearest``.
         themes: How the coarse layers are built (``hierarchy``): "regions"
             (k-means regions of the clustering space; themes cover every
             paper, noise included), or "ward" / "average" (merges of whole
@@ -67,6 +70,7 @@ class TopicSettings:
     n_exemplars: int = 5
     coarse_sizes: tuple[int, ...] | None = None
     n_layers: int | None = None
+    n_topics: int | None = None
     themes: str = "regions"
     reassign_threshold: float | None = None
     make_map: bool = True
@@ -87,6 +91,8 @@ class TopicSettings:
             raise PaperatlasError("n_keyterms and n_exemplars must be at least 1")
         if self.n_layers is not None and self.n_layers < 1:
             raise PaperatlasError(f"n_layers must be at least 1, got {self.n_layers}")
+        if self.n_topics is not None and self.n_topics < 1:
+            raise PaperatlasError(f"n_topics must be at least 1, got {self.n_topics}")
         if self.themes not in THEME_METHODS:
             raise PaperatlasError(f"themes must be one of {THEME_METHODS}, got {self.themes!r}")
         if self.cluster_selection_method not in ("eom", "leaf"):

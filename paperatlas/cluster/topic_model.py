@@ -98,6 +98,10 @@ class TopicModel:
         """Number of topics in a layer (noise excluded)."""
         return int((self.table["layer"] == self.check_layer(layer)).sum())
 
+    def layer_nearest(self, n_topics: int) -> int:
+        """The layer whose topic count is nearest ``n_topics`` (the finer one on a tie)."""
+        return min(range(self.n_layers), key=lambda layer: (abs(self.n_topics(layer) - n_topics), layer))
+
     def layer_table(self, layer: int = 0) -> "pd.DataFrame":
         """The topics of one layer, largest first."""
         rows = self.table[self.table["layer"] == self.check_layer(layer)]

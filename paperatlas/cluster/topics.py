@@ -191,11 +191,13 @@ def fit_topics(
             labels,
             settings.coarse_sizes,
             n_layers=settings.n_layers,
+            n_topics=settings.n_topics,
             min_piece=settings.min_cluster_size or default_min_cluster_size(n),
             random_state=settings.random_state,
         )
     else:
-        layers = build_layers(data, labels, settings.coarse_sizes, n_layers=settings.n_layers, linkage=settings.themes)
+        layers = build_layers(data, labels, settings.coarse_sizes, n_layers=settings.n_layers,
+                              n_topics=settings.n_topics, linkage=settings.themes)
     lap("hierarchy")
     coords = None
     if settings.make_map:

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterator
 
 from paperatlas.corpus.dates import parse_date
-from paperatlas.corpus.model import PAPER_COLUMNS, normalise_title
+from paperatlas.corpus.model import ALIASES, PAPER_COLUMNS, as_aliases, normalise_title
 from paperatlas.corpus.records import FieldNames
 
 if TYPE_CHECKING:
@@ -171,6 +171,14 @@ def _sources(array, source: str):
     return pa.array([one(value) for value in array.to_pylist()], pa.list_(pa.string()))
 
 
+def _aliases(array):
+    """An ``aliases`` input column as lists of ids (null where a paper has none)."""
+    import pyarrow as pa
+
+    values = [as_aliases(value) for value in array.to_pylist()]
+    return pa.array([list(names) if names else None for names in values], pa.list_(pa.string()))
+
+
 def paper_columns(batch, source: str, fields: FieldNames) -> tuple[pa.Table, list[tuple[int, str]], list[str]]:
     """One batch of input records as paper columns (:data:`PAPER_COLUMNS`, then metadata).
 
@@ -228,7 +236,9 @@ def paper_columns(batch, source: str, fields: FieldNames) -> tuple[pa.Table, lis
         else pa.array([[source]] * n, pa.list_(pa.string())),
         "content_hash": pa.array(hashes, pa.string()),
     }
-    used = {fields.title, fields.abstract, fields.id, fields.date, *PAPER_COLUMNS}
+    if ALIASES in batch.schema.names:
+        columns[ALIASES] = _aliases(batch.column(ALIASES))
+    used = {fields.title, fields.abstract, fields.id, fields.date, ALIASES, *PAPER_COLUMNS}
     for name in batch.schema.names:
         if name in used or name in columns:
             continue
@@ -275,17 +285,17 @@ def papers_table(papers) -> tuple[pa.Table, list[str]]:
     import pyarrow as pa
 
     records = [paper.to_record() for paper in papers]
-    names = list(PAPER_COLUMNS) + list(dict.fromkeys(key for record in records for key in record
-                                                     if key not in PAPER_COLUMNS))
+    names = list(PAPER_COLUMNS) + [ALIASES] * any(ALIASES in record for record in records)
+    names += list(dict.fromkeys(key for record in records for key in record if key not in names))
     columns: dict[str, Any] = {}
     json_columns = []
     for name in names:
         values = [record.get(name) for record in records]
-        if name not in PAPER_COLUMNS and _needs_json(values):
+        if name not in PAPER_COLUMNS and name != ALIASES and _needs_json(values):
             json_columns.append(name)
             values = [None if v is None else json.dumps(v, ensure_ascii=False) for v in values]
         columns[name] = values
-    types = {"upvotes": pa.int64(), "sources": pa.list_(pa.string())}
+    types = {"upvotes": pa.int64(), "sources": pa.list_(pa.string()), ALIASES: pa.list_(pa.string())}
     table = pa.table({name: pa.array(values, types.get(name, pa.string() if name in PAPER_COLUMNS else None))
                       for name, values in columns.items()})
     return table, json_columns
@@ -303,7 +313,7 @@ def concat_tables(parts: list[tuple[pa.Table, list[str]]]) -> tuple[pa.Table, li
             if not pa.types.is_null(field.type):
                 types.setdefault(field.name, set()).add(field.type)
     json_columns += [name for name, kinds in types.items()
-                     if len(kinds) > 1 and name not in json_columns and name not in PAPER_COLUMNS]
+                     if len(kinds) > 1 and name not in json_columns and name not in (*PAPER_COLUMNS, ALIASES)]
     tables = []
     for table, encoded in parts:
         for name in json_columns:
@@ -316,7 +326,7 @@ def concat_tables(parts: list[tuple[pa.Table, list[str]]]) -> tuple[pa.Table, li
 
 
 def extended(corpus, papers) -> "Corpus":
-    """``corpus`` with ``papers`` appended (their ids must be new); an Arrow-backed corpus stays one, unread."""
+    """``corpus`` with ``papers`` appended (their ids and aliases must be new); an Arrow-backed corpus stays one, unread."""
     from paperatlas.corpus.model import Corpus
     from paperatlas.errors import PaperatlasError
 
@@ -325,7 +335,7 @@ def extended(corpus, papers) -> "Corpus":
         return Corpus(list(corpus) + papers)
     from collections import Counter
 
-    ids = [paper.id for paper in papers]
+    ids = [name for paper in papers for name in (paper.id, *paper.aliases)]  # aliases name papers too
     clash = [paper_id for paper_id in ids if paper_id in corpus] or \
         [paper_id for paper_id, count in Counter(ids).items() if count > 1]
     if clash:

@@ -28,6 +28,10 @@ PAPER_COLUMNS = (
     "content_hash",
 )
 
+ALIASES = "aliases"
+"""The optional column of other ids a paper answers to: the input ids of records merged into it
+(:mod:`paperatlas.corpus.dedupe`). Tables carry it only when some paper has an alias."""
+
 _SPACE = re.compile(r"\s+")
 _NON_WORD = re.compile(r"[^\w\s]", re.UNICODE)
 
@@ -71,11 +75,13 @@ class Paper:
     sources: tuple[str, ...] = ()
     content_hash: str = ""
     metadata: Mapping[str, Any] = field(default_factory=dict)
+    aliases: tuple[str, ...] = ()  # other ids that name this paper (of records merged into it)
 
     def __post_init__(self) -> None:
         if not self.content_hash:
             object.__setattr__(self, "content_hash", content_hash(self.title, self.abstract))
         object.__setattr__(self, "sources", tuple(self.sources))
+        object.__setattr__(self, "aliases", tuple(self.aliases))
 
     @property
     def text(self) -> str:
@@ -91,9 +97,11 @@ class Paper:
         return known + len(self.metadata), len(self.abstract)
 
     def to_record(self) -> dict[str, Any]:
-        """A flat dict: the Paper fields followed by the metadata columns."""
+        """A flat dict: the Paper fields, ``aliases`` when there are any, then the metadata columns."""
         record: dict[str, Any] = {name: getattr(self, name) for name in PAPER_COLUMNS}
         record["sources"] = list(self.sources)
+        if self.aliases:
+            record[ALIASES] = list(self.aliases)
         for key, value in self.metadata.items():
             if key not in record:
                 record[key] = value
@@ -126,6 +134,15 @@ def _as_sources(value: Any) -> tuple[str, ...]:
     return tuple(str(part) for part in value)
 
 
+def as_aliases(value: Any) -> tuple[str, ...]:
+    """An ``aliases`` value as read from a table: a list, JSON list text or ``a|b`` text; missing is ``()``."""
+    try:
+        names = _as_sources(value)
+    except (json.JSONDecodeError, TypeError):
+        raise PaperatlasError(f"aliases must be a list of paper ids, not {str(value)[:60]!r}") from None
+    return tuple(dict.fromkeys(str(name).strip() for name in names if str(name).strip()))
+
+
 def paper_from_record(record: Mapping[str, Any]) -> Paper:
     """Build a Paper from a flat dict as written by :meth:`Paper.to_record`."""
     known: dict[str, Any] = {}
@@ -133,6 +150,8 @@ def paper_from_record(record: Mapping[str, Any]) -> Paper:
     for key, value in record.items():
         if key in PAPER_COLUMNS:
             known[key] = None if _is_missing(value) else value
+        elif key == ALIASES:
+            continue
         elif not _is_missing(value):
             metadata[key] = value.tolist() if hasattr(value, "tolist") else value
     upvotes = known.get("upvotes")
@@ -148,6 +167,7 @@ def paper_from_record(record: Mapping[str, Any]) -> Paper:
         sources=_as_sources(record.get("sources")),
         content_hash=known.get("content_hash") or "",
         metadata=metadata,
+        aliases=as_aliases(record.get(ALIASES)),
     )
 
 
@@ -158,6 +178,10 @@ class Corpus(Sequence[Paper]):
     (:meth:`from_arrow`, as an atlas loads its papers): then a Paper object
     is made only when a row is asked for, and ids, titles and texts come
     straight from the columns.
+
+    A paper may also answer to aliases (:attr:`Paper.aliases`, the ids of input
+    records merged into it): ``alias in corpus``, :meth:`row` and :meth:`get`
+    resolve them to that paper, so everything that looks an id up accepts them.
     """
 
     def __init__(self, papers: Iterable[Paper] = ()) -> None:
@@ -165,8 +189,10 @@ class Corpus(Sequence[Paper]):
         self._table = None
         self._json_columns: tuple[str, ...] = ()
         self._rows: dict[str, int] | None = None
+        self._aliases: dict[str, int] | None = None
         self._id_order = None
         self._row_index()
+        self._alias_index()
 
     @classmethod
     def from_arrow(cls, table, json_columns: Sequence[str] = (), id_order=None) -> Corpus:
@@ -184,6 +210,7 @@ class Corpus(Sequence[Paper]):
         corpus._table = table
         corpus._json_columns = tuple(json_columns)
         corpus._rows = None
+        corpus._aliases = None
         corpus._id_order = id_order
         return corpus
 
@@ -207,8 +234,38 @@ class Corpus(Sequence[Paper]):
             self._rows = rows
         return self._rows
 
+    def _alias_index(self) -> dict[str, int]:
+        """Alias → row, built on first use from the papers that have aliases (few, in any corpus)."""
+        if self._aliases is None:
+            if self._table is None:
+                pairs = [(row, paper.aliases) for row, paper in enumerate(self._papers) if paper.aliases]
+            elif ALIASES in self._table.column_names:
+                import pyarrow.compute as pc
+
+                column = self._table.column(ALIASES)
+                rows = pc.indices_nonzero(pc.fill_null(pc.list_value_length(column), 0)).to_pylist()
+                pairs = list(zip(rows, column.take(rows).to_pylist()))
+            else:
+                pairs = []
+            aliases: dict[str, int] = {}
+            for row, names in pairs:
+                for name in names:
+                    if name in aliases or self._find_id(name) is not None:
+                        owner = self._papers[row].id if self._table is None else self._table.column("id")[row].as_py()
+                        raise PaperatlasError(f"duplicate paper id {name!r} in corpus (also an alias of {owner!r})")
+                    aliases[name] = row
+            self._aliases = aliases
+        return self._aliases
+
     def _find(self, paper_id: str) -> int | None:
-        """The row of ``paper_id`` or None: by binary search over the id order when there is
+        """The row of ``paper_id`` (or of the paper it is an alias of), or None."""
+        row = self._find_id(paper_id)
+        if row is None and isinstance(paper_id, str):
+            row = self._alias_index().get(paper_id)
+        return row
+
+    def _find_id(self, paper_id: str) -> int | None:
+        """The row of a paper's own id or None: by binary search over the id order when there is
         one and no dict of all ids has been built yet."""
         if self._rows is None and self._id_order is not None and isinstance(paper_id, str):
             if callable(self._id_order):
@@ -281,20 +338,22 @@ class Corpus(Sequence[Paper]):
 
     def column(self, name: str) -> list[Any]:
         """One Paper field (``id``, ``title``, ``date``, ...) of every paper, in order."""
-        if name not in PAPER_COLUMNS:
+        if name not in PAPER_COLUMNS and name != ALIASES:
             raise PaperatlasError(f"unknown paper field {name!r}")
         if self._table is not None:
-            if name == "sources":
+            if name in ("sources", ALIASES):
+                if name not in self._table.column_names:
+                    return [()] * len(self)
                 return [tuple(value or ()) for value in self._table.column(name).to_pylist()]
             return self._table.column(name).to_pylist() if name in self._table.column_names else [None] * len(self)
         return [getattr(paper, name) for paper in self._papers]
 
     def get(self, paper_id: str) -> Paper:
-        """The paper with this id; ``KeyError`` if there is none."""
+        """The paper with this id or alias; ``KeyError`` if there is none."""
         return self._paper(self.row(paper_id))
 
     def row(self, paper_id: str) -> int:
-        """The position of a paper id; ``KeyError`` if there is none."""
+        """The position of a paper id or alias; ``KeyError`` if there is none."""
         row = self._find(paper_id)
         if row is None:
             raise KeyError(paper_id)
@@ -321,7 +380,7 @@ class Corpus(Sequence[Paper]):
         if self._table is not None:
             return [
                 name for name in self._table.column_names
-                if name not in PAPER_COLUMNS and self._table.column(name).null_count < len(self)
+                if name not in PAPER_COLUMNS and name != ALIASES and self._table.column(name).null_count < len(self)
             ]
         seen: dict[str, None] = {}
         for paper in self._papers:
@@ -330,14 +389,18 @@ class Corpus(Sequence[Paper]):
         return list(seen)
 
     def to_frame(self):
-        """A pandas DataFrame: one row a paper, Paper fields then metadata columns."""
+        """A pandas DataFrame: one row a paper, Paper fields, ``aliases`` (lists; only when some
+        paper has any), then metadata columns."""
         import pandas as pd
 
-        columns = list(PAPER_COLUMNS) + [
+        with_aliases = bool(self._alias_index())
+        columns = list(PAPER_COLUMNS) + [ALIASES] * with_aliases + [
             c for c in self.metadata_columns() if c not in PAPER_COLUMNS
         ]
         frame = pd.DataFrame([paper.to_record() for paper in self], columns=columns)
         frame["upvotes"] = frame["upvotes"].astype("Int64")
+        if with_aliases:
+            frame[ALIASES] = [list(names) for names in self.column(ALIASES)]
         return frame
 
     @classmethod

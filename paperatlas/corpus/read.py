@@ -14,8 +14,8 @@ from pathlib import Path
 from typing import Iterable, Iterator
 
 from paperatlas.corpus.columnar import NotColumnar, batches, concat_tables, jsonl_line_numbers, paper_columns, papers_table
-from paperatlas.corpus.dedupe import merge
-from paperatlas.corpus.model import Corpus, Paper, normalise_title
+from paperatlas.corpus.dedupe import Merge, id_clash, is_derived_id, merge, same_paper_groups
+from paperatlas.corpus.model import ALIASES, PAPER_COLUMNS, Corpus, Paper, normalise_title
 from paperatlas.corpus.pages import read_page
 from paperatlas.corpus.records import (
     FieldNames,
@@ -41,13 +41,19 @@ _SUFFIX_FORMATS = {
 
 @dataclass
 class ReadReport:
-    """What a read found: entries per file, what was skipped and why, what was merged."""
+    """What a read found: entries per file, what was skipped and why, what was merged.
+
+    ``merged`` counts records merged away, ``merges`` lists each merge, ``kept_apart`` counts
+    papers that share their title with another paper but are not the same paper.
+    """
 
     files: dict[str, int] = field(default_factory=dict)
     skipped: list[str] = field(default_factory=list)
     ignored_files: list[str] = field(default_factory=list)
     merged: int = 0
     papers: int = 0
+    merges: list[Merge] = field(default_factory=list)
+    kept_apart: int = 0
 
     @property
     def entries(self) -> int:
@@ -59,6 +65,8 @@ class ReadReport:
             f"{'' if len(self.files) == 1 else 's'}; skipped {len(self.skipped)}; "
             f"merged {self.merged} duplicates; {self.papers} papers"
         )
+        if self.kept_apart:
+            text += f"; kept {self.kept_apart} papers with a shared title apart"
         if self.ignored_files:
             text += f"; ignored {len(self.ignored_files)} files of unknown type"
         return text
@@ -196,33 +204,85 @@ def _file_table(path: Path, fmt: str, fields: FieldNames, page_year: int | None,
 
 
 def deduplicated(table, json_columns: list[str], keys: list[str]):
-    """``(table, merged)``: papers sharing a title key merged (first-seen order, see
-    :func:`paperatlas.corpus.dedupe.merge`); refuses an id used by two different titles."""
+    """``(table, merges, kept_apart)``: records of the same paper merged (first-seen order, the rules
+    of :mod:`paperatlas.corpus.dedupe`), each input id kept as the paper's id or an alias; refuses an
+    id used by two different titles. Only records that share a title key are compared."""
     import pyarrow as pa
 
+    _check_names(table, keys)
     first: dict[str, int] = {}
     groups: dict[int, list[int]] = {}
     for row, key in enumerate(keys):
         seen = first.setdefault(key, row)
         if seen != row:
             groups.setdefault(seen, [seen]).append(row)
-    merged = 0
+    merges: list[Merge] = []
+    kept_apart = 0
     if groups:
+        rule_sets = []
+        rows = [row for members in groups.values() for row in members]
+        names = _names(table, rows)
+        abstracts = dict(zip(rows, table.column("abstract").take(rows).to_pylist()))
+        clusters = []
+        for members in groups.values():
+            key = keys[members[0]]
+            found = same_paper_groups([names[row] for row in members], [abstracts[row] for row in members],
+                                      [is_derived_id(names[row][0], key) for row in members])
+            clusters += [[members[i] for i in cluster] for cluster, _ in found if len(cluster) > 1]
+            rule_sets += [rules for cluster, rules in found if len(cluster) > 1]
+            kept_apart += len(found) if len(found) > 1 else 0
         lazy = Corpus.from_arrow(table, json_columns)
-        replacements = [merge(lazy.papers(rows)) for rows in groups.values()]
+        replacements = [merge(lazy.papers(cluster)) for cluster in clusters]
+        merges = [Merge(paper.id, paper.title, paper.aliases, len(cluster), rules)
+                  for paper, cluster, rules in zip(replacements, clusters, rule_sets)]
+        if any(paper.aliases for paper in replacements) and ALIASES not in table.column_names:
+            position = table.column_names.index(PAPER_COLUMNS[-1]) + 1
+            table = table.add_column(position, ALIASES, pa.nulls(table.num_rows, pa.list_(pa.string())))
         records = [paper.to_record() for paper in replacements]
         for record in records:
             for name in json_columns:
                 if record.get(name) is not None:
                     record[name] = json.dumps(record[name], ensure_ascii=False)
         extra = pa.Table.from_pylist(records, schema=table.schema)
-        dropped = {row for rows in groups.values() for row in rows[1:]}
-        slot = {base: table.num_rows + i for i, base in enumerate(groups)}
+        dropped = {row for cluster in clusters for row in cluster[1:]}
+        slot = {cluster[0]: table.num_rows + i for i, cluster in enumerate(clusters)}
         order = [slot.get(row, row) for row in range(table.num_rows) if row not in dropped]
         table = pa.concat_tables([table, extra]).take(order)
-        merged = len(dropped)
     _check_unique_ids(table)
-    return table, merged
+    return table, merges, kept_apart
+
+
+def _names(table, rows: list[int]) -> dict[int, tuple[str, ...]]:
+    """Each row's id followed by its aliases."""
+    ids = table.column("id").take(rows).to_pylist()
+    if ALIASES not in table.column_names:
+        return {row: (paper_id,) for row, paper_id in zip(rows, ids)}
+    aliases = table.column(ALIASES).take(rows).to_pylist()
+    return {row: (paper_id, *(names or ())) for row, paper_id, names in zip(rows, ids, aliases)}
+
+
+def _check_names(table, keys: list[str]) -> None:
+    """Refuse an id or alias that records of two different titles use."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    ids = table.column("id")
+    has_aliases = ALIASES in table.column_names and pc.sum(pc.fill_null(pc.list_value_length(
+        table.column(ALIASES)), 0)).as_py()
+    if not has_aliases:
+        distinct = pc.count_distinct(ids).as_py()
+        if distinct == len(ids) or pa.table({"id": ids, "key": pa.array(keys, pa.string())}).group_by(
+                ["id", "key"]).aggregate([]).num_rows == distinct:
+            return  # each id has one title key
+    names = _names(table, list(range(table.num_rows))) if has_aliases else \
+        {row: (paper_id,) for row, paper_id in enumerate(ids.to_pylist())}
+    owner: dict[str, int] = {}
+    for row in range(table.num_rows):
+        for name in names[row]:
+            seen = owner.setdefault(name, row)
+            if keys[seen] != keys[row]:
+                titles = table.column("title")
+                raise id_clash(name, titles[seen].as_py(), titles[row].as_py())
 
 
 def _check_unique_ids(table) -> None:
@@ -235,11 +295,7 @@ def _check_unique_ids(table) -> None:
     titles = table.column("title")
     for row, paper_id in enumerate(ids.to_pylist()):
         if paper_id in seen:
-            raise PaperatlasError(
-                f"paper id {paper_id!r} is used by two different titles: "
-                f"{titles[seen[paper_id]].as_py()[:60]!r} and {titles[row].as_py()[:60]!r}; choose another id field "
-                f"with --id-field, or --id-field '' to derive ids from titles"
-            )
+            raise id_clash(paper_id, titles[seen[paper_id]].as_py(), titles[row].as_py())
         seen[paper_id] = row
 
 
@@ -272,8 +328,9 @@ def read_papers(
     if not keys:
         raise PaperatlasError("the inputs hold no papers")
     table, json_columns = concat_tables(parts)
-    table, report.merged = deduplicated(table, json_columns, keys)
+    table, report.merges, report.kept_apart = deduplicated(table, json_columns, keys)
     report.papers = table.num_rows
+    report.merged = len(keys) - report.papers
     return Corpus.from_arrow(table, json_columns), report
 
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Any, Mapping
 
 from paperatlas.corpus.dates import parse_date
-from paperatlas.corpus.model import PAPER_COLUMNS, Paper, clean_text, title_id
+from paperatlas.corpus.model import ALIASES, PAPER_COLUMNS, Paper, as_aliases, clean_text, title_id
 
 
 @dataclass(frozen=True)
@@ -58,7 +58,7 @@ def paper_from_fields(record: Mapping[str, Any], source: str, names: FieldNames)
         raise SkipEntry(f"empty title (field {names.title!r})")
     if not abstract:
         raise SkipEntry(f"empty abstract (field {names.abstract!r})")
-    used = {names.title, names.abstract, names.id, names.date, "content_hash", "sources"}
+    used = {names.title, names.abstract, names.id, names.date, "content_hash", "sources", ALIASES}
     used.update(PAPER_COLUMNS)
     metadata = {
         key: value
@@ -82,6 +82,7 @@ def paper_from_fields(record: Mapping[str, Any], source: str, names: FieldNames)
         arxiv_id=arxiv_id,
         sources=_sources(record.get("sources"), source),
         metadata=metadata,
+        aliases=as_aliases(record.get(ALIASES)),
     )
 
 

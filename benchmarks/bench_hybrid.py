@@ -1,0 +1,113 @@
+"""Search quality: dense vs lexical (BM25) vs hybrid rankings, on every labelled public set.
+
+Two figures per set, over 1,000 seeded random papers each:
+
+* same-label precision@10 of id queries (a paper's 10 neighbours that share its label);
+* known-item search: the paper's title as a free-text query (``by="text"``), its own
+  paper the target; MRR@10 (1/rank when found in the top 10, else 0).
+
+Real all-MiniLM-L6-v2 vectors (benchmarks/_cache, see common.eval_set); titles are embedded
+with the same model. Each query's dense and lexical rankings (``FUSION_DEPTH`` deep) come from
+paperatlas.search's own functions and are fused with ``search.fuse`` at every lexical weight of
+``--weights``, so the table shows how the weight was chosen (``search.LEXICAL_WEIGHT``).
+
+Usage: python benchmarks/bench_hybrid.py [--sets arxiv2007 ...] [--queries 1000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import time
+
+import numpy as np
+
+from common import EVAL_SETS, eval_set, machine
+
+
+class Lookup:
+    """An embedder that answers from precomputed title vectors (the titles were batch-embedded)."""
+
+    def __init__(self, vectors: dict[str, np.ndarray]) -> None:
+        self.vectors = vectors
+
+    def encode(self, texts, **_):
+        return np.stack([self.vectors[text] for text in texts])
+
+
+def rankings(atlas, query: str, by: str, depth: int):
+    from paperatlas.search import _dense, _lexical, resolve_query
+
+    resolved = resolve_query(atlas, query, by, ())
+    excluded = np.array(sorted(resolved.rows), dtype=np.int64)
+    return (_dense(atlas, resolved.vector, depth, None, excluded),
+            _lexical(atlas, resolved.text, depth, None, excluded))
+
+
+def measure(name: str, n_queries: int, weights: list[float]) -> dict[str, dict[float, float]]:
+    from paperatlas.atlas import Atlas
+    from paperatlas.corpus import Corpus, Paper
+    from paperatlas.embed import SentenceTransformerEmbedder
+    from paperatlas.search import FUSION_DEPTH, fuse
+
+    records, vectors = eval_set(name)
+    labels = np.array([r["label"] for r in records])
+    start = time.perf_counter()
+    atlas = Atlas.build(Corpus(Paper(id=str(i), title=r["title"], abstract=r["abstract"])
+                               for i, r in enumerate(records)), embeddings=vectors)
+    atlas.search_state.lexical  # noqa: B018 - built here so that the timing below says what it costs
+    built = time.perf_counter() - start
+    rows = np.random.default_rng(0).choice(len(records), size=min(n_queries, len(records)), replace=False)
+    titles = [records[int(row)]["title"] for row in rows]
+    embedder = SentenceTransformerEmbedder()
+    atlas.search_state.keep_embedder(Lookup(dict(zip(titles, embedder.encode(titles)))))
+    precision = {w: [] for w in weights}
+    reciprocal = {w: [] for w in weights}
+    for row, title in zip(rows, titles):
+        dense, lexical = rankings(atlas, str(int(row)), "id", FUSION_DEPTH)
+        for w in weights:
+            top = fuse([dense, lexical], [1 - w, w], 10)
+            precision[w].append(float(np.mean(labels[top] == labels[row])))
+        dense, lexical = rankings(atlas, title, "text", FUSION_DEPTH)
+        for w in weights:
+            top = fuse([dense, lexical], [1 - w, w], 10).tolist()
+            reciprocal[w].append(1.0 / (top.index(int(row)) + 1) if int(row) in top else 0.0)
+    print(f"  {name}: {len(records):,} papers, {len(set(labels))} labels, {len(rows)} queries; "
+          f"atlas + BM25 index built in {built:.1f} s", flush=True)
+    return {"p@10": {w: float(np.mean(v)) for w, v in precision.items()},
+            "mrr@10": {w: float(np.mean(v)) for w, v in reciprocal.items()}}
+
+
+def main() -> None:
+    from paperatlas.search import LEXICAL_WEIGHT
+
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--sets", nargs="+", default=["arxiv2007", "arxiv2018", "medical", "paperlists10k", "paperlists"],
+                        choices=list(EVAL_SETS))
+    parser.add_argument("--queries", type=int, default=1000)
+    parser.add_argument("--weights", type=float, nargs="+", default=[0.0, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 1.0])
+    # the defaults were chosen from this table: the largest weight at which hybrid >= dense on every set
+    # for id queries (0.2), and for text queries the best mean MRR short of lexical alone (0.6; 0.7 is
+    # within 0.002 and leaves less to the vectors)
+    args = parser.parse_args()
+    weights = sorted(set(args.weights) | {0.0, 1.0, *LEXICAL_WEIGHT.values()})
+    print(f"machine: {machine()}; {datetime.date.today()}; real all-MiniLM-L6-v2 vectors")
+    results = {name: measure(name, args.queries, weights) for name in args.sets}
+    for figure, kind in (("p@10", "papers"), ("mrr@10", "text")):
+        what = "same-label precision@10, id queries" if figure == "p@10" else "known-item MRR@10, title as text"
+        print(f"\n{what} (lexical weight 0 = dense, 1 = lexical; default {LEXICAL_WEIGHT[kind]}):")
+        print("| set | " + " | ".join(f"w={w:g}" for w in weights) + " |")
+        print("|---|" + "---|" * len(weights))
+        for name, figures in results.items():
+            print(f"| {name} | " + " | ".join(f"{figures[figure][w]:.3f}" for w in weights) + " |")
+    print("\nsummary at the defaults (dense / lexical / hybrid):")
+    print("| set | p@10 dense | p@10 lexical | p@10 hybrid | MRR@10 dense | MRR@10 lexical | MRR@10 hybrid |")
+    print("|---|---|---|---|---|---|---|")
+    for name, figures in results.items():
+        p, m = figures["p@10"], figures["mrr@10"]
+        wp, wm = LEXICAL_WEIGHT["papers"], LEXICAL_WEIGHT["text"]
+        print(f"| {name} | {p[0.0]:.3f} | {p[1.0]:.3f} | {p[wp]:.3f} | {m[0.0]:.3f} | {m[1.0]:.3f} | {m[wm]:.3f} |")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,109 @@
+"""The BM25 index (paperatlas.lexical) and the dense / lexical / hybrid search modes."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from paperatlas.atlas import Atlas
+from paperatlas.cli import main
+from paperatlas.corpus import Corpus, Paper
+from paperatlas.embed import FakeEmbedder
+from paperatlas.lexical import LexicalIndex, Tokenizer
+from paperatlas.search import SearchError, find_similar_papers, fuse
+
+TEXTS = [
+    "Proximal policy optimization for robot locomotion",
+    "Diffusion models for image synthesis with classifier guidance",
+    "Reward models learned from human preference comparisons",
+    "Graph neural networks for molecules",
+    "Policies and rewards: reinforcement learning for robots",
+]
+
+
+def test_tokenizer_drops_stopwords_and_folds_plurals():
+    assert Tokenizer()("The Models of the policies and 3D meshes in 2019") == ["model", "policy", "3d", "meshe"]
+
+
+def test_bm25_ranks_papers_sharing_rare_words_first():
+    index = LexicalIndex.build(TEXTS)
+    rows, scores = index.top("robot policy", 5)
+    assert set(rows[:2].tolist()) == {0, 4}  # the two papers with both words
+    assert list(scores) == sorted(scores, reverse=True) and np.all(scores > 0)
+    assert 1 not in rows  # shares no word
+    assert not index.top("volcano", 5)[0].size and np.all(index.scores("the of") == 0)
+    only = np.zeros(len(TEXTS), dtype=bool)
+    only[4] = True
+    assert index.top("robot policy", 5, only)[0].tolist() == [4]
+
+
+def test_fuse_weights_the_rankings():
+    dense, lexical = np.array([1, 2, 3]), np.array([3, 4, 1])
+    assert fuse([dense, lexical], [1.0, 0.0], 3).tolist() == [1, 2, 3]
+    assert fuse([dense, lexical], [0.0, 1.0], 2).tolist() == [3, 4]
+    # equal weights: 1 and 3 appear in both lists and beat 2 and 4
+    assert set(fuse([dense, lexical], [0.5, 0.5], 2).tolist()) == {1, 3}
+
+
+@pytest.fixture(scope="module")
+def small_atlas():
+    corpus = Corpus(Paper(id=f"p{i}", title=text, abstract=text + ". " + "filler words here " * i)
+                    for i, text in enumerate(TEXTS))
+    return Atlas.build(corpus, FakeEmbedder(), cache=None)
+
+
+def test_modes_answer_text_and_id_queries(small_atlas):
+    lexical = find_similar_papers(small_atlas, "classifier guidance", k=3, by="text", mode="lexical")
+    assert [h["id"] for h in lexical] == ["p1"]  # only one paper holds the words
+    for mode in ("dense", "hybrid"):
+        hits = find_similar_papers(small_atlas, "classifier guidance", k=3, by="text", mode=mode)
+        assert len(hits) == 3 and hits.query["mode"] == mode
+    by_id = find_similar_papers(small_atlas, "p0", k=2, mode="lexical")
+    assert by_id[0]["id"] == "p4" and "p0" not in [h["id"] for h in by_id]
+    several = find_similar_papers(small_atlas, ["p0", "p4"], k=2, mode="hybrid")
+    assert not {"p0", "p4"} & {h["id"] for h in several}
+    # the score is the cosine similarity in every mode
+    dense = {h["id"]: h["score"] for h in find_similar_papers(small_atlas, "p0", k=4, mode="dense")}
+    assert all(h["score"] == dense[h["id"]] for h in by_id)
+    with pytest.raises(SearchError, match="unknown search mode"):
+        find_similar_papers(small_atlas, "p0", mode="sparse")
+
+
+def test_lexical_index_is_saved_loaded_and_updated_by_add(small_atlas, tmp_path):
+    small_atlas.save(tmp_path / "atlas")
+    loaded = Atlas.load(tmp_path / "atlas")
+    loaded.use_embedder(FakeEmbedder())
+    query = "preference comparisons"
+    assert (loaded.search_state.lexical.top(query, 5)[0].tolist()
+            == small_atlas.search_state.lexical.top(query, 5)[0].tolist())
+    loaded.add([Paper(id="new", title="Volcano eruptions forecast", abstract="Volcano seismic data.")],
+               cache=None)
+    assert [h["id"] for h in find_similar_papers(loaded, "volcano", k=3, by="text", mode="lexical")] == ["new"]
+    loaded.save(tmp_path / "atlas")
+    again = Atlas.load(tmp_path / "atlas")
+    again.use_embedder(FakeEmbedder())
+    assert again.search_state.lexical.documents == len(TEXTS) + 1
+    assert [h["id"] for h in find_similar_papers(again, "volcano", k=3, by="text", mode="lexical")] == ["new"]
+    again.remove(["new"])
+    assert find_similar_papers(again, "volcano", k=3, by="text", mode="lexical") == []
+
+
+def test_a_corrupted_lexical_index_is_refused(small_atlas, tmp_path):
+    from paperatlas.store import AtlasFormatError
+
+    small_atlas.save(tmp_path / "atlas")
+    words = tmp_path / "atlas" / "lexical_words.json"
+    words.write_text(words.read_text().replace("robot", "robut"))
+    with pytest.raises(AtlasFormatError, match="lexical_words.json"):
+        Atlas.load(tmp_path / "atlas")
+
+
+def test_cli_mode_option(small_atlas, tmp_path):
+    small_atlas.save(tmp_path / "atlas")
+    result = CliRunner().invoke(main, ["similar", str(tmp_path / "atlas"), "--id", "p0", "-k", "1",
+                                       "--mode", "lexical", "--json"])
+    assert result.exit_code == 0, result.output
+    assert '"p4"' in result.output
+    bad = CliRunner().invoke(main, ["similar", str(tmp_path / "atlas"), "--id", "p0", "--mode", "nope"])
+    assert bad.exit_code != 0 and "nope" in bad.output
