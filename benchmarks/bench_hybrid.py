@@ -35,13 +35,19 @@ class Lookup:
         return np.stack([self.vectors[text] for text in texts])
 
 
-def rankings(atlas, query: str, by: str, depth: int):
+def rankings(atlas, query: str, by: str, depth: int, times: dict[str, list[float]]):
+    """The dense and lexical rankings of a query; each one's time is appended to ``times``."""
     from paperatlas.search import _dense, _lexical, resolve_query
 
     resolved = resolve_query(atlas, query, by, ())
     excluded = np.array(sorted(resolved.rows), dtype=np.int64)
-    return (_dense(atlas, resolved.vector, depth, None, excluded),
-            _lexical(atlas, resolved.text, depth, None, excluded))
+    start = time.perf_counter()
+    dense = _dense(atlas, resolved.vector, depth, None, excluded)
+    middle = time.perf_counter()
+    lexical = _lexical(atlas, resolved.text, depth, None, excluded)
+    times[f"dense {by}"].append(middle - start)
+    times[f"lexical {by}"].append(time.perf_counter() - middle)
+    return dense, lexical
 
 
 def measure(name: str, n_queries: int, weights: list[float]) -> dict[str, dict[float, float]]:
@@ -63,17 +69,20 @@ def measure(name: str, n_queries: int, weights: list[float]) -> dict[str, dict[f
     atlas.search_state.keep_embedder(Lookup(dict(zip(titles, embedder.encode(titles)))))
     precision = {w: [] for w in weights}
     reciprocal = {w: [] for w in weights}
+    times: dict[str, list[float]] = {f"{kind} {by}": [] for kind in ("dense", "lexical") for by in ("id", "text")}
     for row, title in zip(rows, titles):
-        dense, lexical = rankings(atlas, str(int(row)), "id", FUSION_DEPTH)
+        dense, lexical = rankings(atlas, str(int(row)), "id", FUSION_DEPTH, times)
         for w in weights:
             top = fuse([dense, lexical], [1 - w, w], 10)
             precision[w].append(float(np.mean(labels[top] == labels[row])))
-        dense, lexical = rankings(atlas, title, "text", FUSION_DEPTH)
+        dense, lexical = rankings(atlas, title, "text", FUSION_DEPTH, times)
         for w in weights:
             top = fuse([dense, lexical], [1 - w, w], 10).tolist()
             reciprocal[w].append(1.0 / (top.index(int(row)) + 1) if int(row) in top else 0.0)
     print(f"  {name}: {len(records):,} papers, {len(set(labels))} labels, {len(rows)} queries; "
-          f"atlas + BM25 index built in {built:.1f} s", flush=True)
+          f"atlas + BM25 index built in {built:.1f} s; ranking time p50 (top {FUSION_DEPTH}, index "
+          f"{atlas.index.kind}): " + ", ".join(f"{what} {1e3 * np.median(t):.2f} ms" for what, t in times.items()),
+          flush=True)
     return {"p@10": {w: float(np.mean(v)) for w, v in precision.items()},
             "mrr@10": {w: float(np.mean(v)) for w, v in reciprocal.items()}}
 
