@@ -80,10 +80,6 @@ class SearchState:
             self._lexical = self._lexical()
         return self._lexical
 
-    def lexical_ready(self) -> bool:
-        """Whether the BM25 index is built or read already."""
-        return not callable(self._lexical)
-
     def title_rows(self) -> dict[str, int]:
         """Normalised title → row (the first paper wins)."""
         if self._title_rows is None:
