@@ -95,15 +95,48 @@ def _rows_of_ids(atlas: Atlas, ids: Sequence[str], role: str) -> list[int]:
 
 
 def _title_row(atlas: Atlas, title: str, close: bool) -> int | None:
+    """The row of the paper titled ``title`` (folded): an exact match; with ``close`` also the one
+    title that starts with it (the part before a colon, say) or, failing that, the title whose
+    start (as many words as asked) is spelled closest (difflib ratio ``TITLE_CUTOFF``). Several
+    titles starting with it is an error that lists them."""
     wanted = normalise_title(title)
     titles = atlas.search_state.title_rows()
     if wanted in titles:
         return titles[wanted]
-    if close:
-        match = difflib.get_close_matches(wanted, list(titles), n=1, cutoff=TITLE_CUTOFF)
-        if match:
-            return titles[match[0]]
-    return None
+    if not close or not wanted:
+        return None
+    starting = [key for key in titles if key.startswith(wanted + " ")]
+    if len(starting) == 1:
+        return titles[starting[0]]
+    if len(starting) > 1:
+        shown = "; ".join(repr(atlas.corpus[titles[key]].title[:80]) for key in sorted(starting)[:5])
+        more = f" and {len(starting) - 5} more" if len(starting) > 5 else ""
+        raise SearchError(f"{len(starting)} titles start with {title!r}: {shown}{more}; give more of the title")
+    words = len(wanted.split())
+    heads: dict[str, str] = {}
+    for key in titles:
+        heads.setdefault(" ".join(key.split()[:words]), key)
+    match = difflib.get_close_matches(wanted, list(heads), n=1, cutoff=TITLE_CUTOFF)
+    return titles[heads[match[0]]] if match else None
+
+
+ID_SUGGESTIONS = 3
+
+
+def _looks_like_an_id(text: str) -> bool:
+    """One token with a digit or an id separator ("-", "/", ".", ":", "_"): a mistyped id, not a word."""
+    return " " not in text and any(ch.isdigit() or ch in "-/.:_" for ch in text)
+
+
+def _unknown_id_error(atlas: Atlas, text: str) -> SearchError | None:
+    """An error naming the closest ids when ``text`` looks like a mistyped id of this atlas."""
+    if not _looks_like_an_id(text):
+        return None
+    candidates = [paper_id for paper_id in atlas.corpus.ids if abs(len(paper_id) - len(text)) <= 2]
+    close = difflib.get_close_matches(text, candidates, n=ID_SUGGESTIONS, cutoff=0.75)
+    if not close:
+        return None
+    return SearchError(f"unknown paper id {text!r}; did you mean {', '.join(map(repr, close))}?")
 
 
 def resolve_query(atlas: Atlas, query: str | Sequence[str], by: str, negative: Sequence[str]) -> ResolvedQuery:
@@ -124,13 +157,15 @@ def resolve_query(atlas: Atlas, query: str | Sequence[str], by: str, negative: S
         if by in ("auto", "id") and text in atlas.corpus:
             rows = [atlas.corpus.row(text)]
         elif by == "id":
-            raise SearchError(f"unknown paper id {text!r}")
+            raise _unknown_id_error(atlas, text) or SearchError(f"unknown paper id {text!r}")
         elif by in ("auto", "title"):
             row = _title_row(atlas, text, close=by == "title")
             if row is not None:
                 rows = [row]
             elif by == "title":
                 raise SearchError(f"no paper titled like {text!r}")
+        if not rows and by == "auto" and (mistyped := _unknown_id_error(atlas, text)) is not None:
+            raise mistyped
         if not rows:
             vector = atlas.search_state.embedder(atlas.model).encode([text])[0]
             if negative_rows:

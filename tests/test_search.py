@@ -172,3 +172,30 @@ def test_cli_similar_accepts_an_alias(tmp_path, aliased, monkeypatch):
     assert result.exit_code == 0, result.output
     expected = find_similar_papers(aliased, "p7", k=3)
     assert [r["id"] for r in json.loads(result.output)["results"]] == [h["id"] for h in expected]
+
+
+DTS = "Diffusion Tree Sampling: Scalable inference-time alignment of diffusion models"
+
+
+@pytest.mark.parametrize("asked", ["Diffusion Tree Sampling", "diffusion tree sampling:", "Diffusion Tree Samplng",
+                                   "Diffusion Tree Sampling: Scalable inference-time"])
+def test_a_title_query_takes_a_prefix_the_part_before_a_colon_or_a_close_spelling(atlas, asked):
+    hits = find_similar_papers(atlas, asked, k=3, by="title", exclude_query=False)
+    assert hits[0]["id"] == paper_id(atlas, DTS)
+    assert hits.query["description"].startswith("Diffusion Tree Sampling")  # says which paper it took
+
+
+def test_a_title_prefix_shared_by_several_papers_lists_them(atlas):
+    with pytest.raises(SearchError, match=r"titles start with 'Reward'.*give more of the title"):
+        find_similar_papers(atlas, "Reward", by="title")
+
+
+def test_a_mistyped_id_is_an_error_that_names_the_closest_ids(atlas):
+    real = paper_id(atlas, DPO)
+    typo = real[:-1] + ("0" if real[-1] != "0" else "1")
+    for by in ("auto", "id"):
+        with pytest.raises(SearchError, match=rf"unknown paper id '{typo}'; did you mean '{real}'"):
+            find_similar_papers(atlas, typo, by=by)
+    # words and phrases that are not ids still search as text
+    assert len(find_similar_papers(atlas, "RLHF", k=3)) == 3
+    assert len(find_similar_papers(atlas, "GPT-4 reward hacking", k=3)) == 3
