@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import os
 import re
 import time
@@ -536,7 +538,11 @@ def test_filters_by_topic_and_date(
         expected = papers.loc[papers["layer_1"] == 2, "id"].tolist()
         page.wait_for_function(f"window.paperatlas.drawnCount() === {len(expected)}")
         assert page.evaluate("window.paperatlas.visibleIds()") == expected
-        assert page.evaluate("window.paperatlas.labels()") == [THEMES[2]]
+        want = json.dumps([THEMES[2]])
+        try:  # labels are laid out on the next frame after the points: wait for it on a busy machine
+            page.wait_for_function(f"JSON.stringify(window.paperatlas.labels()) === {want!r}", timeout=10_000)
+        finally:
+            assert page.evaluate("window.paperatlas.labels()") == [THEMES[2]]
         # search counts only what the filter shows
         page.evaluate("window.paperatlas.search('paper')")
         assert len(page.evaluate("window.paperatlas.highlighted()")) == len(expected)
