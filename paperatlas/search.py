@@ -336,6 +336,7 @@ def _ranked(atlas: Atlas, resolved: ResolvedQuery, k: int, mask: np.ndarray | No
         weight = LEXICAL_WEIGHT["papers" if resolved.rows else "text"]
         rows = fuse([_dense(atlas, resolved.vector, depth, mask, excluded),
                      _lexical(atlas, resolved.text, depth, mask, excluded)], [1.0 - weight, weight], k)
-    scores = np.asarray(atlas.embeddings[np.sort(rows)]) @ resolved.vector if rows.size else np.zeros(0)
-    by_row = dict(zip(np.sort(rows).tolist(), scores.tolist()))
+    ordered = np.sort(rows)  # memory-mapped vectors are read in row order
+    scores = np.asarray(atlas.embeddings[ordered]) @ resolved.vector if rows.size else np.zeros(0)
+    by_row = dict(zip(ordered.tolist(), scores.tolist()))
     return [(row, float(by_row[row])) for row in rows.tolist()]

@@ -255,6 +255,12 @@ def parents(child: np.ndarray, parent: np.ndarray) -> dict[int, int]:
     return {int(c): int(p) for c, p in pairs}
 
 
+PIECE_SHARE = 0.25
+"""When a coarser theme cuts a topic or a finer theme, a part of it with at least this share of
+its papers (and ``min_piece`` papers) becomes a topic or theme of its own; a smaller part joins
+the nearest group (topics: the topic's own region)."""
+
+
 def nest_in_regions(
     fine: np.ndarray, regions: np.ndarray, min_piece: int, embeddings: np.ndarray | None = None
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -367,12 +373,6 @@ def kmeans_regions(data: np.ndarray, k: int, random_state: int | None = 42, n_in
     if rows.size == data.shape[0]:
         return model.labels_.astype(np.int64)
     return model.predict(data).astype(np.int64)
-
-
-PIECE_SHARE = 0.25
-"""When a coarser theme cuts a topic or a finer theme, a part of it with at least this share of
-its papers (and ``min_piece`` papers) becomes a topic or theme of its own; a smaller part joins
-the nearest group (topics: the topic's own region)."""
 
 
 def nest_top_down(raw: Sequence[np.ndarray], embeddings: np.ndarray, min_piece: int) -> list[np.ndarray]:
