@@ -22,7 +22,6 @@ import datetime
 import json
 import time
 
-import numpy as np
 
 from common import CACHE, EVAL, REPO, machine, read_eval
 

@@ -11,6 +11,7 @@ Usage: python benchmarks/bench_embed_index.py [--texts 256] [--runs 3] [--vector
 from __future__ import annotations
 
 import argparse
+import datetime
 import tempfile
 import time
 
@@ -81,7 +82,7 @@ def main() -> None:
     parser.add_argument("--vectors", type=int, default=100_000)
     parser.add_argument("--index-only", action="store_true")
     args = parser.parse_args()
-    print(f"machine: {machine()}")
+    print(f"machine: {machine()}; date: {datetime.date.today()}")
     if not args.index_only:
         embedding_throughput(args.texts, args.runs)
         cold_vs_cached_build()

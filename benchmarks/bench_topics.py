@@ -18,6 +18,7 @@ Usage: python benchmarks/bench_topics.py [--sets ...] [--quality-only] [--no-ber
 from __future__ import annotations
 
 import argparse
+import datetime
 import json
 import time
 
@@ -186,14 +187,14 @@ def main() -> None:
                              "(needs embed_paperlists.py's vectors)")
     args = parser.parse_args()
     if args.sample_fit_full:
-        print(f"machine: {machine()}")
+        print(f"machine: {machine()}; date: {datetime.date.today()}")
         full = full_paperlists()
         if full is None:
             raise SystemExit("run benchmarks/embed_paperlists.py first")
         sample_fit(*full, 200_000 / 1_000_000, "all of paperlists_venues")
         return
     if args.sample_fit_only:
-        print(f"machine: {machine()}")
+        print(f"machine: {machine()}; date: {datetime.date.today()}")
         records, vectors = eval_set("paperlists10k")
         sample_fit(vectors, [r["title"] + ". " + r["abstract"] for r in records],
                    np.array([r["label"] for r in records]), 0.2, "the paperlists 10k sample")
@@ -205,7 +206,7 @@ def main() -> None:
         except ImportError:
             print("bertopic is not installed: its rows are left out")
             use_bertopic = False
-    print(f"machine: {machine()}")
+    print(f"machine: {machine()}; date: {datetime.date.today()}")
     loaded = quality(use_bertopic, args.sets)
     if args.quality_only:
         return

@@ -21,10 +21,11 @@ from paperatlas.embed.cache import EmbeddingCache, embed_with_cache
 from paperatlas.errors import PaperatlasError
 from paperatlas.index import PaperIndex
 from paperatlas.search_state import SearchState
-from paperatlas.store import AtlasParts, read_atlas, read_topic_labels, write_atlas
+from paperatlas.store import AtlasParts, SavedTopics, read_atlas, read_saved_topics, write_atlas
 
 if TYPE_CHECKING:
     from paperatlas.cluster.settings import TopicSettings
+    from paperatlas.cluster.changes import TopicChanges
     from paperatlas.cluster.topic_model import TopicModel
     from paperatlas.search import SearchResults
 
@@ -121,6 +122,8 @@ class Atlas:
         topics: the :class:`~paperatlas.cluster.TopicModel`, or None.
         search_state: what queries need (term statistics, title keys, query embedder).
         last_embedded: how many texts the last build or add embedded (the rest came from the cache).
+        last_changes: what the last :meth:`refit` changed (topics kept, split, merged, new, gone;
+            papers moved), or None.
         timings: seconds per stage of :meth:`build` (vectors, index, search state, topics).
     """
 
@@ -145,6 +148,7 @@ class Atlas:
         self.topics = topics
         self.search_state = search_state if search_state is not None else SearchState.of_corpus(corpus)
         self.last_embedded = 0
+        self.last_changes: TopicChanges | None = None
         self.timings: dict[str, float] = {}
 
     @property
@@ -227,7 +231,7 @@ class Atlas:
             atlas.search_state.keep_embedder(embedder)
         atlas.last_embedded = embedded
         if topics is not None and topics is not False:
-            atlas.fit_topics(None if topics is True else topics, named)
+            atlas.fit_topics(None if topics is True else topics, named, cache=cache)
             clock.lap("topics")
         atlas.timings = clock.laps
         return atlas
@@ -306,6 +310,7 @@ class Atlas:
         named: Sequence = (),
         *,
         keep_ids_from: np.ndarray | None = None,
+        cache=None,
         show_progress: bool = False,
     ) -> TopicModel:
         """Fit (or refit) topics: UMAP, HDBSCAN, layers, key terms, exemplars, names.
@@ -317,13 +322,18 @@ class Atlas:
                 unknown); each new topic then takes the id of the old topic it overlaps
                 most, so ids stay stable where topics persist. Defaults to this atlas's
                 current topics (see also :meth:`refit`).
+            cache: an :class:`EmbeddingCache` (or a folder for one) for the named topics'
+                vectors: when they are in it, the model is not even loaded.
             show_progress: show a progress bar over the fitting steps.
         """
         from paperatlas.cluster.assign import keep_topic_ids
         from paperatlas.cluster.topics import fit_atlas_topics
+        from paperatlas.embed.cache import CachedEncoder
 
         named = list(named)
         embedder = self.search_state.embedder(self.model) if named else None
+        if embedder is not None and cache is not None:
+            embedder = CachedEncoder(embedder, _open_cache(cache))
         topics = fit_atlas_topics(
             self.embeddings, self.corpus.lazy_texts(), self.index, settings, named, embedder,
             show_progress=show_progress,
@@ -335,21 +345,34 @@ class Atlas:
         self.topics = topics
         return topics
 
-    def refit(self, previous: str | Path, settings: TopicSettings | None = None, named: Sequence = (),
-              *, show_progress: bool = False) -> TopicModel:
+    def refit(self, previous: str | Path | SavedTopics, settings: TopicSettings | None = None, named: Sequence = (),
+              *, drop_missing: bool = False, cache=None, show_progress: bool = False) -> TopicModel:
         """Fit topics, keeping the ids of the saved atlas at ``previous`` where topics persist.
 
-        Only the previous atlas's paper ids and topic labels are read.
+        Only the previous atlas's paper ids, titles, topic labels and names are read
+        (:func:`paperatlas.store.read_saved_topics`). Papers of the previous atlas that
+        this one lacks (added with ``add``, say) raise
+        :class:`paperatlas.refit.MissingPapersError` unless ``drop_missing``. What changed
+        at layer 0 is left in :attr:`last_changes` (a :class:`paperatlas.cluster.changes.TopicChanges`).
         """
         from paperatlas.cluster.assign import labels_by_id
+        from paperatlas.cluster.changes import compare_topics
+        from paperatlas.refit import check_missing
 
-        ids, labels = read_topic_labels(previous)
-        return self.fit_topics(settings, named, keep_ids_from=labels_by_id(ids, labels, self.corpus.ids),
-                               show_progress=show_progress)
+        saved = previous if isinstance(previous, SavedTopics) else read_saved_topics(previous)
+        where = "the previous atlas" if isinstance(previous, SavedTopics) else f"the atlas at {previous}"
+        check_missing(saved, self.corpus, drop_missing=drop_missing, where=where)
+        topics = self.fit_topics(settings, named, keep_ids_from=labels_by_id(saved.ids, saved.labels, self.corpus.ids),
+                                 cache=cache, show_progress=show_progress)
+        self.last_changes = compare_topics(
+            saved.labels, topics.labels, old_ids=saved.ids, new_ids=self.corpus.ids, old_names=saved.names.get(0),
+            new_names=topics.names_at(0), titles=self.corpus.column("title"),
+        )
+        return topics
 
     def require_topics(self) -> TopicModel:
         if self.topics is None:
-            raise PaperatlasError("this atlas has no topics yet; build it with topics (or call fit_topics)")
+            raise PaperatlasError("this atlas has no topics yet; fit topics first (paperatlas build without --no-topics)")
         return self.topics
 
     # queries ----------------------------------------------------------------

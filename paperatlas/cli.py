@@ -211,13 +211,16 @@ def print_json(value: Any) -> None:
               help="TOML file of named topics (name + description) that guide topic names.")
 @click.option("--no-topics", is_flag=True, help="Embed and index only; fit no topics.")
 @click.option("--refit", is_flag=True,
-              help="If OUT is an atlas already, refit its topics and keep their ids where topics persist.")
+              help="If OUT is an atlas already, refit its topics, keep their ids where topics persist, "
+                   "and report what changed.")
+@click.option("--drop-missing", is_flag=True,
+              help="With --refit: let papers of OUT that PATHS lack (added with 'add', say) leave the atlas.")
 @topic_options
 @field_options
 @handle_errors
 def build(paths: tuple[str, ...], out: Path, model: str | None, device: str, batch_size: int | None,
           backend: str, embeddings_path: Path | None, index_kind: str, cache_dir: Path | None, no_cache: bool,
-          topics_file: Path | None, no_topics: bool, refit: bool, **options: Any) -> None:
+          topics_file: Path | None, no_topics: bool, refit: bool, drop_missing: bool, **options: Any) -> None:
     """Embed, index and cluster the papers in PATHS into the atlas folder OUT."""
     from paperatlas.atlas import Atlas
     from paperatlas.embed import EmbeddingCache, SentenceTransformerEmbedder
@@ -242,6 +245,17 @@ def build(paths: tuple[str, ...], out: Path, model: str | None, device: str, bat
             raise click.UsageError("--refit and --no-topics exclude each other")
         if not (out / MANIFEST).exists():
             raise PaperatlasError(f"--refit needs an existing atlas at {out}")
+        from paperatlas.refit import check_missing, describe_papers
+        from paperatlas.store import read_saved_topics
+        from paperatlas.text_table import plural
+
+        previous = read_saved_topics(out)
+        leaving = check_missing(previous, corpus, drop_missing=drop_missing, where=f"the atlas at {out}")
+        if leaving:
+            click.echo(f"--drop-missing: {plural(len(leaving), 'paper')} not in the inputs leave {out}: "
+                       f"{describe_papers(leaving)}", err=True)
+    elif drop_missing:
+        raise click.UsageError("--drop-missing goes with --refit")
     cache = None if no_cache else EmbeddingCache(cache_dir)
     atlas = Atlas.build(corpus, embedder, embeddings=embeddings, index=index_kind, cache=cache,
                         show_progress=True)
@@ -252,9 +266,10 @@ def build(paths: tuple[str, ...], out: Path, model: str | None, device: str, bat
         click.echo(f"embedded {atlas.last_embedded} texts; {len(atlas) - atlas.last_embedded} came from the cache",
                    err=True)
     if refit:
-        topics = atlas.refit(out, settings, named, show_progress=True)
+        topics = atlas.refit(previous, settings, named, drop_missing=drop_missing, cache=cache, show_progress=True)
+        click.echo(atlas.last_changes.render(), err=True)
     elif not no_topics:
-        topics = atlas.fit_topics(settings, named, show_progress=True)
+        topics = atlas.fit_topics(settings, named, cache=cache, show_progress=True)
     if not no_topics:
         counts = ", ".join(f"layer {layer}: {topics.n_topics(layer)}" for layer in range(topics.n_layers))
         click.echo(f"topics: {counts}; noise {topics.noise_share(0):.1%}", err=True)
@@ -281,16 +296,14 @@ def build(paths: tuple[str, ...], out: Path, model: str | None, device: str, bat
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @handle_errors
 def info(atlas_path: str, as_json: bool) -> None:
-    """Verify an atlas folder and summarise it."""
-    from paperatlas.store import read_manifest
+    """Verify an atlas folder and summarise it: papers, model, index, topics, dates, files, checks."""
+    from paperatlas.summary import atlas_summary, format_summary
 
-    atlas = load_atlas(atlas_path)
-    summary = dict(atlas.info(), format_version=read_manifest(atlas_path, verify=False)["format_version"])
+    summary = atlas_summary(load_atlas(atlas_path), atlas_path)
     if as_json:
         print_json(summary)
         return
-    for key, value in summary.items():
-        click.echo(f"{key:>20}: {value}")
+    click.echo(format_summary(summary, atlas_path))
 
 
 @main.command()
@@ -300,21 +313,39 @@ def info(atlas_path: str, as_json: bool) -> None:
               help="Embedding cache folder (default: $PAPERATLAS_CACHE_DIR or ~/.cache/paperatlas).")
 @click.option("--embeddings", "embeddings_path", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               default=None, help="Precomputed vectors of the papers in PATHS (.npy, one row a paper in input order).")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON: each new paper's topic.")
 @field_options
 @handle_errors
 def add(atlas_path: Path, paths: tuple[str, ...], cache_dir: Path | None, embeddings_path: Path | None,
-        **read_options: Any) -> None:
+        as_json: bool, **read_options: Any) -> None:
     """Add the papers in PATHS to ATLAS without refitting: only new papers are embedded (or their
-    --embeddings rows taken), and each joins the topic its nearest papers vote for."""
+    --embeddings rows taken), and each joins the topic its nearest papers vote for. Prints each
+    new paper's topic."""
     from paperatlas.embed import EmbeddingCache
+    from paperatlas.export.paper_topics import paper_topics
+    from paperatlas.export.tables import frame_records
+    from paperatlas.text_table import plural
 
     atlas = load_atlas(str(atlas_path))
     corpus = read_inputs(paths, **read_options)
     embeddings = load_vectors(embeddings_path) if embeddings_path is not None else None
     added = atlas.add(corpus, embeddings=embeddings, cache=EmbeddingCache(cache_dir), show_progress=True)
-    atlas.save(atlas_path)
-    click.echo(f"added {len(added)} papers ({len(corpus) - len(added)} were already in the atlas); "
+    if added:
+        atlas.save(atlas_path)
+    had = len(corpus) - len(added)
+    click.echo(f"added {plural(len(added), 'paper')} ({had} {'was' if had == 1 else 'were'} already in the atlas); "
                f"embedded {atlas.last_embedded}; the atlas holds {len(atlas)}", err=True)
+    records = frame_records(paper_topics(atlas, added))
+    if as_json:
+        print_json({"added": records, "already_in_atlas": had, "embedded": atlas.last_embedded,
+                    "papers": len(atlas)})
+    elif records:
+        from paperatlas.text_table import Column, format_table
+
+        click.echo(format_table(records, [
+            Column("id", "id", min_width=None), Column("title", "title", min_width=20),
+            Column("topic_id", "topic", min_width=None, align=">"), Column("topic_name", "topic name", min_width=16),
+        ]))
 
 
 @main.command()
@@ -342,12 +373,43 @@ def topics(atlas_path: str, layer: int, as_json: bool) -> None:
 
 @main.command()
 @click.argument("atlas_path", metavar="ATLAS", type=click.Path())
+@click.option("--topic", required=True, help="The topic: its id or its name (-1: papers in no topic).")
+@click.option("--layer", default=0, show_default=True, type=click.IntRange(min=0), help="0 = fine topics.")
+@click.option("--limit", default=None, type=click.IntRange(min=1), help="At most this many papers (default: all).")
+@click.option("--snippets", is_flag=True, help="Show the start of each paper's abstract under its row.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@handle_errors
+def papers(atlas_path: str, topic: str, layer: int, limit: int | None, snippets: bool, as_json: bool) -> None:
+    """List the papers of one topic of ATLAS, closest to the topic's centre first."""
+    from paperatlas.text_table import Column, format_table, snippet_lines, terminal_width
+    from paperatlas.topic_papers import list_topic_papers
+
+    report = list_topic_papers(load_atlas(atlas_path), topic, layer=layer, limit=limit)
+    if as_json:
+        print_json(report)
+        return
+    name = report["topic"] if report["topic"] is not None else "papers in no topic"
+    shown = f"{report['returned']} of {report['size']}" if report["returned"] < report["size"] else str(report["size"])
+    click.echo(f"{name} (topic {report['topic_id']}, layer {layer}): {shown} "
+               f"{'paper' if report['size'] == 1 else 'papers'}, closest to the topic's centre first")
+    width = terminal_width()
+    columns = [Column("closeness", "closeness", min_width=None, align=">", show="{:.3f}".format),
+               Column("id", "id", min_width=None), Column("date", "date", min_width=None),
+               Column("title", "title", min_width=20)]
+
+    below = snippet_lines(width) if snippets else None
+    click.echo(format_table(report["papers"], columns, width=width, below=below))
+
+
+@main.command()
+@click.argument("atlas_path", metavar="ATLAS", type=click.Path())
 @click.option("--format", "fmt", type=click.Choice(["csv", "parquet", "json", "jsonl"]), default=None,
               help="Table format (default: from OUT's suffix).")
 @click.option("-o", "--out", required=True, type=click.Path(dir_okay=False, path_type=Path))
 @handle_errors
 def export(atlas_path: str, fmt: str | None, out: Path) -> None:
-    """Write ATLAS's paper table: id, title, date, topic_id, topic_name, x, y, layer_<n>, metadata."""
+    """Write ATLAS's paper table: id, title, date, topic_id, topic_name, x, y, layer_<n> and
+    layer_<n>_name per layer, the other paper fields, metadata, abstract."""
     atlas = load_atlas(atlas_path)
     if fmt is not None and out.suffix.lower() != f".{fmt}":
         raise PaperatlasError(f"{out}: the file name should end in .{fmt} for --format {fmt}")
@@ -359,24 +421,37 @@ def export(atlas_path: str, fmt: str | None, out: Path) -> None:
 
 @main.command()
 @click.argument("atlas_path", metavar="ATLAS", type=click.Path())
-@click.option("--layer", default=0, show_default=True, type=click.IntRange(min=0))
+@click.option("--topic", default=None, help="Only this topic (id or name; -1: papers in no topic).")
+@click.option("--layer", default=0, show_default=True, type=click.IntRange(min=0), help="0 = fine topics.")
 @click.option("-o", "--out", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="Write the table (.csv/.parquet/.json/.jsonl) instead of printing it.")
+              help="Write the table of every topic (.csv/.parquet/.json/.jsonl) instead of printing it.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @handle_errors
-def trends(atlas_path: str, layer: int, out: Path | None) -> None:
-    """Papers per month and topic."""
-    from paperatlas.export.tables import topic_trends
+def trends(atlas_path: str, topic: str | None, layer: int, out: Path | None, as_json: bool) -> None:
+    """Papers per month and topic: months as rows (undated papers in a row of their own), topic ids
+    as columns, the topic names below."""
+    from paperatlas.trends import format_trends, trend_report
 
-    frame = topic_trends(load_atlas(atlas_path), layer)
-    if out is None:
-        click.echo(frame.to_string())
+    atlas = load_atlas(atlas_path)
+    if out is not None:
+        if topic is not None or as_json:
+            raise click.UsageError("-o writes the table of every topic; leave out --topic and --json")
+        from paperatlas.export.tables import topic_trends
+
+        write_table(topic_trends(atlas, layer).reset_index(), out)
+        click.echo(f"wrote papers per month and topic to {out}", err=True)
+        return
+    report = trend_report(atlas, topic, layer)
+    if as_json:
+        print_json(report)
     else:
-        write_table(frame.reset_index(), out)
+        click.echo(format_trends(report))
 
 
 @main.command()
 @click.argument("atlas_path", metavar="ATLAS", type=click.Path())
-@click.option("--labels-from", "column", required=True, help="Metadata column holding the true label.")
+@click.option("--labels-from", "column", required=True,
+              help="Column holding the true label: a metadata column, byline, upvotes, date or sources.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @handle_errors
 def evaluate(atlas_path: str, column: str, as_json: bool) -> None:
@@ -388,7 +463,9 @@ def evaluate(atlas_path: str, column: str, as_json: bool) -> None:
     if as_json:
         print_json(report)
         return
-    click.echo(f"{report['papers']} papers with a {column!r}, {report['labels']} labels; "
+    from paperatlas.text_table import plural
+
+    click.echo(f"{plural(report['papers'], 'paper')} with a value in {column}, {plural(report['labels'], 'label')}; "
                f"neighbour precision@10 {report['precision_at_10']:.3f}")
     click.echo("layer  topics  noise   V-measure  NMI     ARI")
     for row in report["layers"]:
@@ -425,17 +502,34 @@ def map_command(atlas_path: str, out: Path | None, png: Path | None, width: int,
         click.echo(f"wrote {png} ({width}x{height})", err=True)
 
 
-def _table(rows: list[dict[str, Any]], columns: list[tuple[str, str, int]]) -> str:
-    """A plain text table: (key, heading, width) columns, long cells cut with '…'."""
+NOISE_MARK = "(noise)"
 
-    def cell(value: Any, width: int) -> str:
-        text = ", ".join(value) if isinstance(value, list) else ("" if value is None else str(value))
-        return (text if len(text) <= width else text[: width - 1] + "…").ljust(width)
 
-    lines = ["  ".join(heading.ljust(width) for _, heading, width in columns).rstrip()]
-    for row in rows:
-        lines.append("  ".join(cell(row.get(key), width) for key, _, width in columns).rstrip())
-    return "\n".join(lines)
+def _hits_table(results: list[dict[str, Any]], snippets: bool) -> str:
+    """Search hits as a table for people: id, score, title, topic ("(noise)" for noise papers),
+    date, why; fitted to the terminal, with the abstract snippet under each row if asked."""
+    from paperatlas.text_table import Column, format_table, snippet_lines, terminal_width
+
+    width = terminal_width()
+    topic_cells = _topic_cells(results)
+    with_topics = any(hit.get("topic_id") is not None for hit in results)
+    columns = [
+        Column("id", "id", min_width=None),
+        Column("score", "score", min_width=None, align=">", show="{:.3f}".format),
+        Column("title", "title", min_width=24, want=48),
+        *([Column("topic_id", "topic", max_width=28, min_width=20, show=lambda topic_id: topic_cells.get(topic_id, ""))]
+          if with_topics else []),
+        Column("date", "date", min_width=None),
+        Column("why", "why", max_width=40, min_width=16, optional=True, words=True),
+    ]
+
+    return format_table(results, columns, width=width, below=snippet_lines(width) if snippets else None)
+
+
+def _topic_cells(results: list[dict[str, Any]]) -> dict[Any, str]:
+    """Topic id → the text of its cell: its name, or the noise mark."""
+    cells = {hit.get("topic_id"): hit.get("topic") or "" for hit in results}
+    return {**cells, -1: NOISE_MARK}
 
 
 @main.command()
@@ -452,16 +546,25 @@ def _table(rows: list[dict[str, Any]], columns: list[tuple[str, str, int]]) -> s
 @click.option("--include-query", is_flag=True, help="Keep the query papers in the results.")
 @click.option("--mode", type=click.Choice(["hybrid", "dense", "lexical"]), default="hybrid", show_default=True,
               help="Ranking: vectors and BM25 fused, vectors only, or BM25 only.")
+@click.option("--min-score", type=click.FloatRange(-1, 1), default=None,
+              help="Only papers with at least this score (cosine similarity to the query).")
+@click.option("--snippets", is_flag=True, help="Show the start of each paper's abstract under its row.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON for programs.")
 @handle_errors
 def similar(atlas_path: str, query: str | None, paper_ids: tuple[str, ...], by_title: bool,
             negative: tuple[str, ...], k: int, topic: str | None, layer: int, date_from: str | None,
-            date_to: str | None, include_query: bool, mode: str, as_json: bool) -> None:
+            date_to: str | None, include_query: bool, mode: str, min_score: float | None, snippets: bool,
+            as_json: bool) -> None:
     """Find papers similar to QUERY (free text or a title) or to --id papers."""
     from paperatlas.search import find_similar_papers
+    from paperatlas.text_table import plural
 
-    if (query is None) == (not paper_ids):
-        raise click.UsageError("give either a QUERY or one or more --id, not both")
+    if query is None and not paper_ids:
+        raise click.UsageError("give a QUERY or one or more --id")
+    if query is not None and paper_ids:
+        raise click.UsageError("give a QUERY or --id papers, not both")
+    if by_title and paper_ids:
+        raise click.UsageError("--title reads QUERY as a title; it does not go with --id")
     atlas = load_atlas(atlas_path)
     target = list(paper_ids) if paper_ids else query
     by = "id" if paper_ids else ("title" if by_title else "auto")
@@ -469,13 +572,15 @@ def similar(atlas_path: str, query: str | None, paper_ids: tuple[str, ...], by_t
     results = find_similar_papers(
         atlas, target, k, by=by, negative=list(negative), topic=topic_value, layer=layer,
         date_from=date_from, date_to=date_to, exclude_query=False if include_query else None, mode=mode,
+        min_score=min_score,
     )
     if as_json:
-        print_json({"query": results.query["description"], "results": list(results)})
+        print_json(results.to_json())
         return
-    click.echo(f"{len(results)} papers like {results.query['description']}")
-    columns = [("score", "score", 6), ("title", "title", 60), ("topic", "topic", 24), ("date", "date", 10), ("why", "why", 40)]
-    click.echo(_table(list(results), columns))
+    note = f" ({results.note})" if results.note else ""
+    click.echo(f"{plural(len(results), 'paper')} like {results.query['description']}{note}")
+    if results:
+        click.echo(_hits_table(list(results), snippets))
 
 
 @main.command()
@@ -542,7 +647,8 @@ def serve_command(atlas_path: str, host: str, port: int) -> None:
 def mcp_command(atlas_path: str) -> None:
     """Serve ATLAS's search tools to MCP clients over stdio (needs the 'mcp' extra).
 
-    The tools are find_similar_papers, get_paper and list_topics. Register the
+    The tools are find_similar_papers, get_paper, list_topics, list_topic_papers and
+    topic_trends. Register the
     command with your MCP client, e.g. {"command": "paperatlas", "args": ["mcp", "/path/to/atlas"]}.
     \f
     For tests only: with PAPERATLAS_FAKE_EMBEDDER=1 in the environment, text

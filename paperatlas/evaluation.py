@@ -8,7 +8,9 @@ from typing import TYPE_CHECKING, Any, Sequence
 import numpy as np
 
 from paperatlas.cluster.density import noise_share
+from paperatlas.corpus.model import PAPER_COLUMNS
 from paperatlas.errors import PaperatlasError
+from paperatlas.text_table import plural
 
 if TYPE_CHECKING:
     from paperatlas.atlas import Atlas
@@ -96,19 +98,50 @@ def kmeans_baseline(embeddings: np.ndarray, k: int, random_state: int | None = 4
     return model.fit_predict(data).astype(np.int64)
 
 
+LABEL_FIELDS = ("byline", "upvotes", "date", "sources")
+"""Paper fields that can serve as labels (besides the metadata columns); ids, titles, abstracts,
+urls and hashes name one paper each."""
+
+
+def _label_value(value: Any) -> str | None:
+    """A label as text (lists joined by ", "); None for a missing or empty value."""
+    if value is None or (isinstance(value, float) and value != value):
+        return None
+    if isinstance(value, (list, tuple)) or hasattr(value, "tolist"):
+        value = value.tolist() if hasattr(value, "tolist") else value
+        text = ", ".join(str(part) for part in value) if isinstance(value, (list, tuple)) else str(value)
+    else:
+        text = str(value)
+    return text if text.strip() else None
+
+
+def label_columns(atlas: Atlas) -> dict[str, int]:
+    """Columns usable as labels (``LABEL_FIELDS`` and metadata columns) → papers with a value,
+    those with no value left out."""
+    counts: dict[str, int] = {}
+    for column in (*LABEL_FIELDS, *atlas.corpus.metadata_columns()):
+        if column not in counts:
+            filled = sum(_label_value(value) is not None for value in _label_values(atlas, column))
+            if filled:
+                counts[column] = filled
+    return counts
+
+
 def paper_labels(atlas: Atlas, column: str) -> tuple[np.ndarray, np.ndarray]:
-    """``(rows, labels)`` of the papers that have a value in metadata ``column``."""
+    """``(rows, labels)`` of the papers that have a value in ``column`` (a Paper field such as
+    ``byline`` or a metadata column); labels are text."""
     rows, labels = [], []
-    values = _metadata_column(atlas, column)
-    for row, value in enumerate(values):
-        if value is not None and value != "":
+    for row, value in enumerate(_label_values(atlas, column)):
+        label = _label_value(value)
+        if label is not None:
             rows.append(row)
-            labels.append(str(value))
+            labels.append(label)
     if not rows:
-        known = atlas.corpus.metadata_columns()
-        raise PaperatlasError(
-            f"no paper has a {column!r} value; metadata columns: {', '.join(known) if known else '(none)'}"
-        )
+        usable = label_columns(atlas)
+        known = ", ".join(f"{name} ({plural(count, 'paper')})" for name, count in usable.items())
+        problem = (f"{column!r} names one paper each, not a label" if column in PAPER_COLUMNS
+                   else f"no paper has a {column!r} value")
+        raise PaperatlasError(f"{problem}; columns usable as labels: {known or '(none)'}")
     return np.array(rows, dtype=np.int64), np.array(labels, dtype=object)
 
 
@@ -148,7 +181,12 @@ def evaluate_atlas(atlas: Atlas, column: str, k: int = 10, baseline: bool = Fals
     return report
 
 
-def _metadata_column(atlas: Atlas, column: str) -> list[Any]:
+def _label_values(atlas: Atlas, column: str) -> list[Any]:
+    """One column of every paper: a Paper field of ``LABEL_FIELDS`` or a metadata column (None where missing)."""
+    if column in LABEL_FIELDS:
+        return atlas.corpus.column(column)
+    if column in PAPER_COLUMNS:
+        return [None] * len(atlas)
     table = atlas.corpus.arrow_table
     if table is not None and column in table.column_names and column not in atlas.corpus.json_columns:
         return table.column(column).to_pylist()

@@ -1,4 +1,5 @@
-"""An MCP server for one atlas: ``find_similar_papers``, ``get_paper`` and ``list_topics`` over stdio.
+"""An MCP server for one atlas: ``find_similar_papers``, ``get_paper``, ``list_topics``,
+``list_topic_papers`` and ``topic_trends`` over stdio.
 
 Run it with ``paperatlas mcp ATLAS`` and point an MCP client (Claude Desktop, an
 IDE, an agent framework) at that command. The tools are the ones in
@@ -53,7 +54,8 @@ def _require_mcp() -> None:
 def _instructions(atlas: Atlas) -> str:
     return (
         f"A paper atlas of {len(atlas)} research papers. Use find_similar_papers to search it by free "
-        "text, a title, or paper ids; get_paper for one paper's abstract; list_topics for its topics."
+        "text, a title, or paper ids; get_paper for one paper's abstract; list_topics for its topics; "
+        "list_topic_papers for the papers of one topic; topic_trends for papers per month and topic."
     )
 
 

@@ -17,6 +17,7 @@ import numpy as np
 from paperatlas.corpus.dates import parse_date
 from paperatlas.corpus.model import normalise_title
 from paperatlas.errors import PaperatlasError
+from paperatlas.text_table import cut
 
 if TYPE_CHECKING:
     from paperatlas.atlas import Atlas
@@ -34,7 +35,11 @@ FUSION_DEPTH = 100
 """Candidates taken from each ranking before fusion (at least k)."""
 NEGATIVE_WEIGHT = 0.5
 TITLE_CUTOFF = 0.8
-RESULT_FIELDS = ("id", "title", "score", "topic_id", "topic", "date", "url", "why")
+SUGGESTIONS = 3
+"""Close titles or topic names an error about an unknown one lists."""
+SNIPPET_CHARS = 300
+"""A hit's ``snippet``: the abstract's start, cut at a word boundary to at most this many characters."""
+RESULT_FIELDS = ("id", "title", "score", "topic_id", "topic", "date", "url", "why", "snippet")
 
 
 class SearchError(PaperatlasError):
@@ -42,21 +47,71 @@ class SearchError(PaperatlasError):
 
 
 class SearchResults(list):
-    """Hits as a list of dicts (best first), with :meth:`to_frame` for a DataFrame."""
+    """Hits as a list of dicts (best first), with :meth:`to_frame` for a DataFrame.
+
+    ``query`` holds the query's ``description`` (which paper a title or id query took),
+    ``k`` (papers requested), ``mode``, ``filtered`` (whether a topic, date or score
+    filter applied) and ``excluded`` (query papers left out); :attr:`note` says why fewer
+    than ``k`` came back.
+    """
 
     def __init__(self, hits: Sequence[dict[str, Any]], query: dict[str, Any]) -> None:
         super().__init__(hits)
         self.query = query
+
+    @property
+    def note(self) -> str | None:
+        """Why fewer papers than requested came back ("7 of 10 requested passed the filters"), else None."""
+        k = self.query.get("k")
+        if k is None or len(self) >= k:
+            return None
+        if self.query.get("filtered"):
+            reason = "passed the filters"
+        elif self.query.get("mode") == "lexical":
+            reason = "share a word with the query"
+        else:
+            reason = "are in the atlas" + (" besides the query papers" if self.query.get("excluded") else "")
+        return f"{len(self)} of {k} requested {reason}"
+
+    def to_json(self) -> dict[str, Any]:
+        """The results as one JSON-ready record (the CLI's ``--json`` and the agent tool's result):
+        query (its description), requested, returned, note and results."""
+        return {"query": self.query.get("description", ""), "requested": self.query.get("k"),
+                "returned": len(self), "note": self.note, "results": list(self)}
 
     def to_frame(self):
         import pandas as pd
 
         return pd.DataFrame(list(self), columns=list(RESULT_FIELDS))
 
+    def __repr__(self) -> str:
+        """Short: how many, like what, and the first three hits (score, id, title cut)."""
+        from paperatlas.text_table import cut, plural
+
+        shown = [f"{hit.get('score', 0):.2f} {hit.get('id')} {cut(str(hit.get('title', '')), 50)!r}" for hit in self[:3]]
+        if len(self) > 3:
+            shown.append(f"… {len(self) - 3} more")
+        like = cut(str(self.query.get("description", "")), 80)
+        return f"SearchResults({plural(len(self), 'paper')} like {like}: {'; '.join(shown) or 'none'})"
+
     def _repr_html_(self) -> str:
+        from html import escape
+
+        from paperatlas.text_table import plural
+
         frame = self.to_frame()
         frame["why"] = frame["why"].map(", ".join)
-        return f"<p><b>{len(self)} papers like</b> {self.query.get('description', '')}</p>" + frame.to_html(index=False)
+        note = f" ({escape(self.note)})" if self.note else ""
+        return (f"<p><b>{plural(len(self), 'paper')} like</b> {escape(self.query.get('description', ''))}{note}</p>"
+                + frame.to_html(index=False))
+
+
+def snippet(abstract: str, width: int = SNIPPET_CHARS) -> str:
+    """The start of ``abstract``, whitespace collapsed, cut at a word boundary to at most
+    ``width`` characters (ending in '…' when cut)."""
+    from paperatlas.text_table import shorten
+
+    return shorten(abstract or "", width)
 
 
 @dataclass(frozen=True)
@@ -120,6 +175,26 @@ def _title_row(atlas: Atlas, title: str, close: bool) -> int | None:
     return titles[heads[match[0]]] if match else None
 
 
+def _unknown_title_error(atlas: Atlas, title: str) -> SearchError:
+    """"No paper titled like ...", naming the closest titles (their start or the whole title, spelled alike)."""
+    wanted = normalise_title(title)
+    titles = atlas.search_state.title_rows()
+    words = max(len(wanted.split()), 1)
+    heads: dict[str, str] = {}
+    for key in titles:
+        heads.setdefault(" ".join(key.split()[:words]), key)
+    scored: dict[str, float] = {}
+    for head in difflib.get_close_matches(wanted, list(heads), n=SUGGESTIONS, cutoff=0.5):
+        scored[heads[head]] = difflib.SequenceMatcher(None, wanted, head).ratio()
+    for key in difflib.get_close_matches(wanted, list(titles), n=SUGGESTIONS, cutoff=0.5):
+        scored[key] = max(scored.get(key, 0.0), difflib.SequenceMatcher(None, wanted, key).ratio())
+    closest = sorted(scored, key=lambda key: -scored[key])[:SUGGESTIONS]
+    if not closest:
+        return SearchError(f"no paper titled like {title!r}, and no title is close")
+    shown = "; ".join(f"{atlas.corpus[titles[key]].title[:80]!r} ({atlas.corpus[titles[key]].id})" for key in closest)
+    return SearchError(f"no paper titled like {title!r}; the closest titles: {shown}")
+
+
 ID_SUGGESTIONS = 3
 
 
@@ -163,7 +238,7 @@ def resolve_query(atlas: Atlas, query: str | Sequence[str], by: str, negative: S
             if row is not None:
                 rows = [row]
             elif by == "title":
-                raise SearchError(f"no paper titled like {text!r}")
+                raise _unknown_title_error(atlas, text)
         if not rows and by == "auto" and (mistyped := _unknown_id_error(atlas, text)) is not None:
             raise mistyped
         if not rows:
@@ -171,12 +246,13 @@ def resolve_query(atlas: Atlas, query: str | Sequence[str], by: str, negative: S
             if negative_rows:
                 vector = vector - NEGATIVE_WEIGHT * np.asarray(atlas.embeddings[negative_rows]).mean(axis=0)
                 vector = (vector / max(float(np.linalg.norm(vector)), 1e-6)).astype(np.float32)
-            return ResolvedQuery(vector, (), explainer.counts(text), f"text {text[:80]!r}", text)
+            return ResolvedQuery(vector, (), explainer.counts(text), f"text {cut(' '.join(text.split()), 80)!r}",
+                                 text)
     terms: Counter = Counter()
     texts = [atlas.corpus[row].text for row in rows]
     for text in texts:
         terms.update(explainer.counts(text))
-    titles = "; ".join(atlas.corpus[row].title[:60] for row in rows[:3])
+    titles = "; ".join(cut(atlas.corpus[row].title, 80 if len(rows) == 1 else 60) for row in rows[:3])
     more = f" and {len(rows) - 3} more" if len(rows) > 3 else ""
     return ResolvedQuery(_vector_of_rows(atlas, rows, negative_rows), tuple(rows), terms, f"{titles}{more}",
                          "\n".join(texts))
@@ -194,21 +270,48 @@ def topic_mask(atlas: Atlas, topic: int | str, layer: int = 0) -> np.ndarray:
     labels, names = paper_topics(atlas, layer)
     if labels is None:
         raise SearchError("this atlas has no topics yet; build it with topics to filter by topic")
-    if isinstance(topic, str) and not topic.lstrip("-").isdigit():
-        matches = [tid for tid, name in names.items() if name.casefold() == topic.casefold()]
+    if isinstance(topic, str) and not topic.strip().lstrip("-").isdigit():
+        matches = [tid for tid, name in names.items() if name.casefold() == topic.strip().casefold()]
         if not matches:
-            raise SearchError(f"no topic named {topic!r} at layer {layer}")
+            raise _unknown_topic_error(atlas, topic, layer)
         return np.isin(labels, matches)
     topic_id = int(topic)
     if topic_id not in names and topic_id != -1:
-        raise SearchError(f"no topic {topic_id} at layer {layer}")
+        ids = sorted(names)
+        known = f"topic ids there run from {ids[0]} to {ids[-1]} (-1: noise)" if ids else "it has no topics"
+        raise SearchError(f"no topic {topic_id} at layer {layer}; {known}")
     return labels == topic_id
 
 
-def _filter_mask(atlas: Atlas, topic, date_from, date_to, layer: int) -> np.ndarray | None:
+def _unknown_topic_error(atlas: Atlas, name: str, layer: int) -> SearchError:
+    """"No topic named ...", listing the close topic names of every layer with their ids and layers."""
+    topics = atlas.require_topics()
+    wanted = " ".join(name.casefold().split())
+    scored: list[tuple[float, int, int, str, int]] = []
+    for at in range(topics.n_layers):
+        for topic_id, topic_name in topics.names_at(at).items():
+            folded = topic_name.casefold()
+            ratio = difflib.SequenceMatcher(None, wanted, folded).ratio()
+            if wanted and (wanted in folded or folded in wanted):
+                ratio = max(ratio, 0.7)
+            if ratio >= 0.6:
+                scored.append((-ratio, abs(at - layer), topic_id, topic_name, at))
+    scored.sort()
+    shown = "; ".join(f"{topic_name!r} (topic {topic_id}, layer {at})" for _, _, topic_id, topic_name, at
+                      in scored[:SUGGESTIONS])
+    close = f"close names: {shown}" if shown else "no topic name is close; list the topics to see them"
+    return SearchError(f"no topic named {name!r} at layer {layer}; {close}")
+
+
+def _filter_mask(atlas: Atlas, topic, date_from, date_to, layer: int, min_score: float | None = None,
+                 vector: np.ndarray | None = None) -> np.ndarray | None:
+    """Which papers pass the topic, date and score filters (None: no filter)."""
     mask = None
+    if min_score is not None and vector is not None:
+        mask = _scores_at_least(atlas, vector, min_score)
     if topic is not None:
-        mask = topic_mask(atlas, topic, layer=layer)
+        in_topic = topic_mask(atlas, topic, layer=layer)
+        mask = in_topic if mask is None else mask & in_topic
     if date_from is not None or date_to is not None:
         low, high = (parse_date(d) if d is not None else None for d in (date_from, date_to))
         for raw, parsed in ((date_from, low), (date_to, high)):
@@ -221,6 +324,18 @@ def _filter_mask(atlas: Atlas, topic, date_from, date_to, layer: int) -> np.ndar
         if high:
             in_range &= dates <= high
         mask = in_range if mask is None else mask & in_range
+    return mask
+
+
+SCORE_CHUNK = 65_536
+
+
+def _scores_at_least(atlas: Atlas, vector: np.ndarray, min_score: float) -> np.ndarray:
+    """Which papers have a cosine similarity of at least ``min_score`` to ``vector`` (read in chunks)."""
+    embeddings = atlas.embeddings
+    mask = np.zeros(len(atlas), dtype=bool)
+    for start in range(0, len(atlas), SCORE_CHUNK):
+        mask[start:start + SCORE_CHUNK] = np.asarray(embeddings[start:start + SCORE_CHUNK]) @ vector >= min_score
     return mask
 
 
@@ -237,40 +352,54 @@ def find_similar_papers(
     date_to: str | None = None,
     exclude_query: bool | None = None,
     mode: str = DEFAULT_MODE,
+    min_score: float | None = None,
 ) -> SearchResults:
-    """The ``k`` papers most similar to a query, best first.
+    """The k papers most similar to a query (free text, a title, or paper ids), best first,
+    each with its topic, date, a snippet of its abstract and the key terms it shares with the query.
 
     Args:
         atlas: the atlas to search.
         query: free text (a phrase or a whole abstract), a paper id, a title, or a
-            list of paper ids ("more like these"). With ``by="auto"`` a string is an
-            id if one matches, else a title if one matches exactly (after folding case
-            and punctuation), else text. ``by="title"`` also accepts close matches.
-        k: how many papers (at least 1); more than the atlas holds returns them all.
+            list of paper ids ("more like these").
+        k: how many papers to return (at least 1); asking for more than the atlas holds returns them all.
+        by: how to read a text query: "auto" takes it as a paper id if one matches, else as
+            a title if one matches exactly (ignoring case and punctuation), else as free text;
+            "title" also accepts the start of a title or a close spelling; "id" and "text"
+            take it only as that.
         negative: paper ids to steer away from ("less like those").
-        topic: only papers of this topic (id or name) at ``layer``.
+        topic: only papers of this topic, given by its id or its name.
+        layer: the topic layer the topic filter and the topic of each hit refer to:
+            0 for fine topics, 1 and up for coarser themes.
         date_from, date_to: only papers dated in this range (inclusive, YYYY-MM-DD);
             papers without a date are left out when either is given.
-        exclude_query: leave the query papers out (default: yes for id/title queries).
-        mode: "hybrid" (default) fuses the dense ranking (cosine similarity of the
-            vectors) with the lexical one (BM25 over titles and abstracts) by weighted
-            reciprocal rank fusion (``LEXICAL_WEIGHT``); "dense" or "lexical" use one.
-            Negative papers steer the dense ranking only.
+        exclude_query: leave the query papers out of the results (default: yes for id
+            and title queries, no for text).
+        mode: "hybrid" (default) fuses the ranking by vector similarity with a keyword
+            ranking (BM25 over titles and abstracts); "dense" or "lexical" use one of them.
+            Negative papers steer the vector ranking only.
+        min_score: only papers whose score (cosine similarity to the query, from -1 to 1)
+            is at least this.
 
     Returns:
-        :class:`SearchResults`: dicts with id, title, score (cosine similarity to the
-        query in every mode; hits are ordered by the mode's ranking),
-        topic_id, topic, date, url and why (key terms the query and the paper share).
-        Text longer than the model's window is truncated by the model.
+        SearchResults: dicts with id, title, score (cosine similarity to the query in
+        every mode; hits are ordered by the mode's ranking), topic_id, topic (None for
+        noise, topic_id -1), date, url, why (key terms the query and the paper share) and
+        snippet (the abstract's first 300 characters or so). Its ``note`` says when fewer
+        than k papers passed the filters. Text longer than the model's window is truncated
+        by the model.
     """
     if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
         raise SearchError(f"k must be a whole number of at least 1, not {k!r}")
     if mode not in SEARCH_MODES:
         raise SearchError(f"unknown search mode {mode!r}; choose one of {', '.join(SEARCH_MODES)}")
+    if min_score is not None and (isinstance(min_score, bool) or not isinstance(min_score, (int, float, np.number))
+                                  or not -1.0 <= float(min_score) <= 1.0):
+        raise SearchError(f"min_score must be a number from -1 to 1, not {min_score!r}")
     resolved = resolve_query(atlas, query, by, negative)
     if exclude_query is None:
         exclude_query = bool(resolved.rows)
-    mask = _filter_mask(atlas, topic, date_from, date_to, layer)
+    mask = _filter_mask(atlas, topic, date_from, date_to, layer,
+                        None if min_score is None else float(min_score), resolved.vector)
     excluded = np.array(sorted(resolved.rows) if exclude_query else [], dtype=np.int64)
     pairs = _ranked(atlas, resolved, k, mask, excluded, mode)
     labels, names = paper_topics(atlas, layer)
@@ -286,11 +415,14 @@ def find_similar_papers(
                 "topic_id": topic_id,
                 "topic": names.get(topic_id) if topic_id is not None else None,
                 "date": paper.date,
-                "url": paper.url or (f"https://arxiv.org/abs/{paper.arxiv_id}" if paper.arxiv_id else None),
+                "url": paper.link,
                 "why": explainer.shared(paper.text),
+                "snippet": snippet(paper.abstract),
             }
         )
-    return SearchResults(hits, {"description": resolved.description, "k": k, "mode": mode})
+    filtered = topic is not None or date_from is not None or date_to is not None or min_score is not None
+    return SearchResults(hits, {"description": resolved.description, "k": k, "mode": mode, "filtered": filtered,
+                                "excluded": int(excluded.size)})
 
 
 def _dense(atlas: Atlas, vector: np.ndarray, n: int, mask: np.ndarray | None, excluded: np.ndarray) -> np.ndarray:

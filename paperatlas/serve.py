@@ -7,7 +7,8 @@ with their "why" terms, and abstracts on demand. The API (all ``GET``, JSON):
 
 * ``/api/similar?q=TEXT&k=10``: papers similar to free text;
 * ``/api/similar?id=ID&k=10``: papers similar to a paper of the atlas (either also takes
-  ``mode=hybrid|dense|lexical``, see :func:`paperatlas.search.find_similar_papers`);
+  ``mode=hybrid|dense|lexical`` and ``min_score=S``, a cosine floor from -1 to 1, see
+  :func:`paperatlas.search.find_similar_papers`; ``note`` says when fewer than k passed);
 * ``/api/paper/{id}``: one paper with its abstract, topic path and key terms;
 * ``/api/topics?layer=N``: the topics of one layer, largest first.
 
@@ -67,6 +68,16 @@ def _whole(params: Any, name: str, default: int, low: int, high: int) -> int:
     return value
 
 
+def _score(raw: str) -> float:
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ApiError(f"min_score must be a number, got {raw[:40]!r}", "min_score") from None
+    if not -1.0 <= value <= 1.0:
+        raise ApiError(f"min_score must be from -1 to 1, got {value}", "min_score")
+    return value
+
+
 class AtlasApi:
     """The API's answers for one loaded atlas, as plain JSON-able values (no HTTP here).
 
@@ -110,13 +121,15 @@ class AtlasApi:
             if not text.strip():
                 raise ApiError("q must not be empty", "q")
             arguments = {"query": text, "k": k, "by": "text", "mode": mode}
+        if params.get("min_score") is not None:
+            arguments["min_score"] = _score(params.get("min_score"))
         with self._lock:
             try:
-                results = call_tool(self.atlas, "find_similar_papers", arguments)
+                found = call_tool(self.atlas, "find_similar_papers", arguments)
             except PaperatlasError as error:
                 raise ApiError(str(error), "id" if paper_id is not None else "q") from None
         return {"query": text if paper_id is None else paper_id, "by": arguments["by"], "k": k, "mode": mode,
-                "results": results}
+                "note": found["note"], "results": found["results"]}
 
     def paper(self, paper_id: str) -> dict[str, Any]:
         from paperatlas.tool import get_paper
@@ -158,7 +171,7 @@ def create_app(atlas: Atlas, *, title: str = "paperatlas topic map"):
 
     api = AtlasApi(atlas)
     api.warm()
-    page = render_html_map(MapData.from_atlas(atlas), title=title, abstract_budget_mb=0, served=True)
+    page = render_html_map(MapData.from_atlas(atlas), title=title, served=True)  # abstracts within the budget
     headers = {"Content-Security-Policy": SERVED_CONTENT_SECURITY_POLICY, "X-Content-Type-Options": "nosniff",
                "Cache-Control": "no-store"}
 

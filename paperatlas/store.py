@@ -459,7 +459,33 @@ def _names_by_layer(topics, layers: int) -> dict[int, dict[int, str]]:
 
 
 def read_topic_labels(path: str | Path) -> tuple[list[str], np.ndarray]:
-    """``(ids, labels (n, layers))`` of a saved atlas's topics: all a refit needs of it."""
+    """``(ids, labels (n, layers))`` of a saved atlas's topics."""
+    saved = read_saved_topics(path)
+    return saved.ids, saved.labels
+
+
+@dataclass(frozen=True)
+class SavedTopics:
+    """All a refit reads of the previous atlas: paper ids and titles, topic labels and names.
+
+    Attributes:
+        ids: paper ids, row order.
+        titles: their titles.
+        labels: ``(n, layers)`` topic ids (-1 noise).
+        names: per layer, topic id → name.
+    """
+
+    ids: list[str]
+    titles: list[str]
+    labels: np.ndarray
+    names: dict[int, dict[int, str]]
+
+    def __repr__(self) -> str:
+        return f"SavedTopics({len(self.ids)} papers, {self.labels.shape[1]} layers)"
+
+
+def read_saved_topics(path: str | Path) -> SavedTopics:
+    """The :class:`SavedTopics` of an atlas folder; its vectors, index and abstracts are not read."""
     import pyarrow.parquet as pq
 
     folder = Path(path)
@@ -470,9 +496,10 @@ def read_topic_labels(path: str | Path) -> tuple[list[str], np.ndarray]:
         import pyarrow as pa
 
         reader = pa.ipc.open_file(pa.memory_map(str(_verify(folder, manifest, PAPERS))))
-        ids = reader.read_all().column("id").to_pylist()
+        papers = reader.read_all().select(["id", "title"])
     else:
-        ids = pq.read_table(_verify(folder, manifest, LEGACY_PAPERS), columns=["id"]).column("id").to_pylist()
+        papers = pq.read_table(_verify(folder, manifest, LEGACY_PAPERS), columns=["id", "title"])
+    ids, titles = papers.column("id").to_pylist(), papers.column("title").to_pylist()
     layers = int(manifest["topics"]["layers"])
     if ASSIGNMENTS in manifest.get("files", {}):
         table = pq.read_table(_verify(folder, manifest, ASSIGNMENTS), columns=[f"layer_{i}" for i in range(layers)])
@@ -480,7 +507,8 @@ def read_topic_labels(path: str | Path) -> tuple[list[str], np.ndarray]:
     else:
         _verify(folder, manifest, TOPIC_LABELS)
         labels = np.array(_array(folder, TOPIC_LABELS, (len(ids), layers), np.int64))
-    return ids, labels
+    names = _names_by_layer(pq.ParquetFile(_verify(folder, manifest, TOPICS)).read(), layers)
+    return SavedTopics(ids, [title or "" for title in titles], labels, names)
 
 
 # search state ----------------------------------------------------------------------

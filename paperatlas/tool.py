@@ -47,7 +47,7 @@ def get_paper(atlas: Atlas, paper_id: str) -> dict[str, Any]:
         "title": paper.title,
         "abstract": paper.abstract,
         "date": paper.date,
-        "url": paper.url or (f"https://arxiv.org/abs/{paper.arxiv_id}" if paper.arxiv_id else None),
+        "url": paper.link,
         "byline": paper.byline,
         "upvotes": paper.upvotes,
         "topic_id": topic_id,
@@ -74,13 +74,22 @@ def _library_function(name: str) -> Callable[..., Any]:
         from paperatlas.search import find_similar_papers
 
         return find_similar_papers
+    if name == "list_topic_papers":
+        from paperatlas.topic_papers import list_topic_papers
+
+        return list_topic_papers
+    if name == "topic_trends":
+        from paperatlas.trends import trend_report
+
+        return trend_report
     return {"get_paper": get_paper, "list_topics": list_topics}[name]
 
 
-TOOL_NAMES = ("find_similar_papers", "get_paper", "list_topics")
+TOOL_NAMES = ("find_similar_papers", "get_paper", "list_topics", "list_topic_papers", "topic_trends")
 _ENUMS = {("find_similar_papers", "by"): ("auto", "text", "id", "title"),
           ("find_similar_papers", "mode"): ("dense", "lexical", "hybrid")}
-_MINIMUM = {"k": 1, "layer": 0}
+_MINIMUM = {"k": 1, "layer": 0, "min_score": -1, "limit": 1}
+_MAXIMUM = {"min_score": 1}
 _DATE_PATTERN = r"^\d{4}-\d{2}-\d{2}$"
 
 
@@ -119,10 +128,12 @@ def _json_type(annotation: Any, name: str) -> dict[str, Any]:
         return schema
     if annotation is bool:
         return {"type": "boolean"}
-    if annotation is int:
-        schema = {"type": "integer"}
+    if annotation in (int, float):
+        schema = {"type": "integer" if annotation is int else "number"}
         if name in _MINIMUM:
             schema["minimum"] = _MINIMUM[name]
+        if name in _MAXIMUM:
+            schema["maximum"] = _MAXIMUM[name]
         return schema
     if origin in (Sequence, list, tuple, typing.Sequence):
         (item,) = typing.get_args(annotation)[:1] or (str,)
@@ -195,7 +206,7 @@ def call_tool(atlas: Atlas, name: str, arguments: Any) -> Any:
     """Validate and call one tool; returns its JSON-ready result or raises PaperatlasError."""
     arguments = validate_arguments(name, arguments)
     result = _library_function(name)(atlas, **arguments)
-    return list(result) if name == "find_similar_papers" else result
+    return result.to_json() if name == "find_similar_papers" else result
 
 
 def dispatch(atlas: Atlas, name: str, arguments: Any) -> str:

@@ -43,3 +43,4 @@ from tests.atlas_fixtures import (  # noqa: E402,F401
     real_embedder,
     real_topics_atlas,
 )
+from tests.topic_fixtures import keyword_atlas, keyword_atlas_path  # noqa: E402,F401

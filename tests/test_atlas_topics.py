@@ -210,7 +210,7 @@ def test_cli_add_embeds_only_new_papers_and_keeps_topics(tmp_path, monkeypatch):
     calls = embedder.calls
     result = CliRunner().invoke(main, ["add", str(tmp_path / "a"), str(new)])
     assert result.exit_code == 0, result.output
-    assert "added 3 papers (1 were already in the atlas); embedded 3" in result.output
+    assert "added 3 papers (1 was already in the atlas); embedded 3" in result.output
     assert embedder.calls - calls == 3
     loaded = Atlas.load(tmp_path / "a")
     assert len(loaded) == 103

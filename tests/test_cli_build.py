@@ -37,6 +37,8 @@ def test_build_with_precomputed_embeddings_and_info(external_atlas):
     summary = json.loads(result.output)
     topics = summary.pop("topics")
     noise = summary.pop("noise_share")
+    assert summary.pop("dates")["dated"] + 179 == 350 and summary.pop("files") >= 10 and summary.pop("bytes") > 0
+    assert summary.pop("checks_passed")[0] == "manifest"
     assert summary == {
         "papers": 350, "model": "external", "dimension": 16, "external_embeddings": True, "backend": None,
         "index": "exact", "format_version": FORMAT_VERSION,
@@ -46,6 +48,7 @@ def test_build_with_precomputed_embeddings_and_info(external_atlas):
     assert 0.0 <= noise <= 1.0
     text = CliRunner().invoke(main, ["info", str(external_atlas)]).output
     assert "papers: 350" in text and "index: exact" in text
+    assert "model: external vectors (16 dimensions, given with --embeddings)" in text and "True" not in text
 
 
 def test_topic_options_reach_the_topic_stage(tmp_path, bundled_corpus):

@@ -107,7 +107,6 @@ def test_the_whitespace_class_is_pythons():
     import re
     import sys
 
-    import pyarrow.compute as pc
 
     spaces = "".join(chr(c) for c in range(sys.maxunicode + 1) if chr(c).isspace())
     texts = [f"a{ch}{ch}b " for ch in spaces] + ["x\u200by", "plain"]

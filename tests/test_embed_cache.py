@@ -97,3 +97,19 @@ def test_build_without_cache_embeds_everything(tmp_path):
     Atlas.build(Corpus(papers(5)), embedder, cache=None)
     Atlas.build(Corpus(papers(5)), embedder, cache=None)
     assert embedder.calls == 10
+
+
+def test_named_topics_are_embedded_once_through_the_cache(tmp_path, bundled_corpus, named_topics):
+    """A rebuild with the same named topics finds their vectors in the cache: the model is not asked."""
+    from paperatlas.cluster import TopicSettings
+
+    embedder = FakeEmbedder()
+    cache = EmbeddingCache(tmp_path)
+    first = Atlas.build(bundled_corpus, embedder, cache=cache, topics=TopicSettings(), named=named_topics)
+    asked = embedder.calls
+    assert asked == len(bundled_corpus) + len(named_topics)
+    again = Atlas.build(bundled_corpus, embedder, cache=cache, topics=TopicSettings(), named=named_topics)
+    assert embedder.calls == asked
+    assert again.topics.names_at(0) == first.topics.names_at(0)
+    first.fit_topics(None, named_topics)  # without a cache the model is asked again
+    assert embedder.calls == asked + len(named_topics)

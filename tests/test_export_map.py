@@ -6,7 +6,6 @@ import json
 
 import os
 import re
-import time
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -314,11 +313,15 @@ def test_abstracts_over_the_budget_stay_out_and_the_page_says_so(
     assert data["meta"]["abstracts"]["raw_mb"] > 0.001 and "compressed_mb" not in data["meta"]["abstracts"]
     # within the budget they all come, and the payload's gzip is a plain gzip
     assert decoded(render_html_map(papers, topics))["abstracts"] == papers["abstract"].tolist()
+    assert 'placeholder="Search titles and abstracts"' in render_html_map(papers, topics)
     page = browser.open(html)
     try:
         page.evaluate("window.paperatlas.select('2401.00017')")
         note = page.locator("#pa-paper-abstract").inner_text()
         assert "not in this file" in note and "paperatlas serve" in note
+        assert page.locator("#pa-abstract-more").is_hidden()
+        # the search box says what it searches
+        assert page.locator("#pa-search").get_attribute("placeholder") == "Search paper titles"
         assert browser.log.problems() == []
     finally:
         page.close()
@@ -379,9 +382,44 @@ def test_neighbouring_topics_get_distant_colours() -> None:
     pairs = neighbour_pairs(layer)
     assert len(pairs) >= 64 * 2  # every topic touches several others
     assert (0, 1) in pairs and (0, 8) in pairs and (0, 63) not in pairs
-    assert min(colour_distance(colours[a], colours[b]) for a, b in pairs) >= 25
+    assert min(colour_distance(colours[a], colours[b]) for a, b in pairs) >= 14  # ΔE00: clearly apart
     assert colours[-1] == NOISE_COLOUR and NOISE_COLOUR not in {colours[i] for i in range(64)}
     assert len({colours[i] for i in range(64)}) >= 24  # the whole palette is used
+
+
+def test_colour_difference_is_ciede2000() -> None:
+    from paperatlas.export.map_colours import delta_e
+
+    # reference pairs from Sharma, Wu and Dalal (2005), the CIEDE2000 test data
+    pairs = [((50, 2.6772, -79.7751), (50, 0, -82.7485), 2.0425), ((50, 2.5, 0), (73, 25, -18), 27.1492),
+             ((50, 2.5, 0), (50, 0, -2.5), 4.3065), ((2.0776, 0.0795, -1.135), (0.9033, -0.0636, -0.5514), 0.9082)]
+    for first, second, expected in pairs:
+        assert float(delta_e(np.array(first), np.array(second))) == pytest.approx(expected, abs=1e-4)
+
+
+def test_listed_topics_get_clearly_different_colours() -> None:
+    """No two topics of a map that fits the palette share a hue family (orange vs yellow-orange):
+    every pair, neighbours or not, differs by ΔE00 >= 20 up to 16 topics and >= 14 up to 32."""
+    from paperatlas.export.map_colours import PALETTE_SIZE, colour_distance, palette, topic_colours
+    from paperatlas.export.map_topics import MapLayer, MapTopic
+
+    colours = palette()
+    assert len(set(colours)) == PALETTE_SIZE
+    for count, floor in ((16, 20), (PALETTE_SIZE, 14)):
+        assert min(colour_distance(a, b) for k, a in enumerate(colours[:count]) for b in colours[k + 1 : count]) >= floor
+        for a in colours[:count]:
+            assert colour_distance(a, "#ffffff") >= floor and colour_distance(a, "#b4b4b4") >= floor
+    assert colour_distance("#ff7f0e", "#ffa01e") < 20  # orange vs yellow-orange: too close, by this measure
+    # a 14-topic map like the bundled atlas: 14 colours, every pair clearly apart
+    rng = np.random.default_rng(1)
+    layer = MapLayer(0, np.zeros(1, int), tuple(
+        MapTopic(topic_id=i, name=f"t{i}", size=int(100 - i), x=float(rng.normal()), y=float(rng.normal()))
+        for i in range(14)
+    ))
+    given = topic_colours(layer)
+    listed = [given[i] for i in range(14)]
+    assert len(set(listed)) == 14
+    assert min(colour_distance(a, b) for k, a in enumerate(listed) for b in listed[k + 1 :]) >= 20
 
 
 # ---------------------------------------------------------------- in the browser
@@ -435,6 +473,78 @@ def test_zooming_in_shows_fine_topic_names(browser: OfflineBrowser, map_html: Pa
             page.mouse.wheel(0, -400)
             page.wait_for_timeout(80)
         page.wait_for_function("window.paperatlas.labelLayer() === 0")
+        assert browser.log.problems() == []
+    finally:
+        page.close()
+
+
+MAP_RECT = """id => {
+    const m = document.getElementById("pa-map").getBoundingClientRect();
+    const r = document.getElementById(id).getBoundingClientRect();
+    return [r.left - m.left, r.top - m.top, r.right - m.left, r.bottom - m.top];
+}"""
+
+
+def _clear_of(page, ids: tuple[str, ...]) -> list[str]:
+    """Labels whose box overlaps one of the elements ``ids`` (as 'label / element')."""
+    rects = {i: page.evaluate(MAP_RECT, i) for i in ids}
+    boxes = page.evaluate("window.paperatlas.labelBoxes()")
+    names = page.evaluate("window.paperatlas.labels()")
+    return [f"{name} / {i}" for name, box in zip(names, boxes) for i, r in rects.items() if _boxes_overlap([box, r])]
+
+
+def test_labels_keep_clear_of_the_toolbar_legend_and_panel(browser: OfflineBrowser, map_html: Path, tmp_path: Path) -> None:
+    page = browser.open(map_html)
+    try:
+        assert _clear_of(page, ("pa-header", "pa-legend")) == []
+        # drag the map so that a theme's centre lies just inside the legend's top right corner
+        names = page.evaluate("window.paperatlas.labels()")
+        box = page.evaluate("window.paperatlas.labelBoxes()")[names.index("Retrieval and context")]
+        legend = page.evaluate(MAP_RECT, "pa-legend")
+        origin = page.evaluate("(() => { const r = document.getElementById('pa-map').getBoundingClientRect(); return [r.left, r.top]; })()")
+        start = ((box[0] + box[2]) / 2 + origin[0], (box[1] + box[3]) / 2 + origin[1])
+        end = (legend[2] - 40 + origin[0], legend[1] + 12 + origin[1])
+        page.mouse.move(*start)
+        page.mouse.down()
+        page.mouse.move(*end, steps=12)
+        page.mouse.up()
+        page.wait_for_timeout(300)
+        page.evaluate("window.paperatlas.closePanel()")  # in case the drag ended as a click on a point
+        page.wait_for_function("window.paperatlas.labels().length > 0")
+        page.screenshot(path=str(tmp_path / "dragged.png"))
+        assert _clear_of(page, ("pa-header", "pa-legend")) == []
+        assert page.evaluate("window.paperatlas.labelLayer()") == 1
+        assert "Retrieval and context" in page.evaluate("window.paperatlas.labels()")  # moved clear, not lost
+        # the open panel covers the map's right side: labels move out of it too
+        page.evaluate("window.paperatlas.resetZoom()")
+        page.evaluate("window.paperatlas.select('2401.00017')")
+        page.wait_for_function("window.paperatlas.selected() === '2401.00017'")
+        assert _clear_of(page, ("pa-header", "pa-legend", "pa-panel")) == []
+        # a folded legend frees its corner again
+        page.locator("#pa-legend summary").click()
+        page.wait_for_timeout(100)
+        assert _clear_of(page, ("pa-header", "pa-legend", "pa-panel")) == []
+        assert browser.log.problems() == []
+    finally:
+        page.close()
+
+
+def test_theme_and_topic_of_the_same_name_show_once(
+    browser: OfflineBrowser, frames: tuple[pd.DataFrame, pd.DataFrame], tmp_path: Path
+) -> None:
+    papers, topics = frames
+    topics = topics.copy()
+    topics.loc[(topics["layer"] == 1) & (topics["topic_id"] == 0), "name"] = "Reward Models "  # fine topic 0's name
+    html = write_html_map(papers, topics, tmp_path / "map.html", max_labels=8)
+    page = browser.open(html)
+    try:
+        page.evaluate("window.paperatlas.select('2401.00017')")  # theme 0, topic 0 ("reward models")
+        page.wait_for_function("window.paperatlas.selected() === '2401.00017'")
+        assert page.locator("#pa-paper-topic").inner_text() == "Reward Models"
+        other = papers[(papers["layer_1"] == 0) & (papers["topic_name"] == "preference optimisation")].iloc[0]
+        page.evaluate("id => window.paperatlas.select(id)", other["id"])
+        page.wait_for_function("id => window.paperatlas.selected() === id", arg=other["id"])
+        assert page.locator("#pa-paper-topic").inner_text() == "Reward Models › preference optimisation"
         assert browser.log.problems() == []
     finally:
         page.close()
@@ -499,6 +609,7 @@ def test_click_opens_panel_with_abstract_and_neighbours(
         assert panel.is_visible()
         assert page.locator("#pa-paper-title").inner_text() == target["title"]
         assert page.locator("#pa-paper-abstract").inner_text() == target["abstract"]
+        assert page.locator("#pa-abstract-more").is_hidden()  # short abstracts show whole
         neighbour_titles = papers.set_index("id").loc[target["neighbours"], "title"].tolist()
         buttons = page.locator("#pa-neighbours button.pa-nb")
         assert buttons.all_inner_texts() == neighbour_titles
@@ -553,10 +664,16 @@ def test_filters_by_topic_and_date(
         assert page.evaluate("window.paperatlas.visibleIds()") == in_range
         assert page.evaluate("window.paperatlas.drawnCount()") == len(in_range)
         assert len(page.evaluate("window.paperatlas.highlighted()")) == len(in_range)
-        # the legend picks a fine topic
-        page.locator("#pa-legend-list button", has_text="speech recognition").click()
-        fine = papers.loc[papers["topic_name"] == "speech recognition", "id"].tolist()
+        # the legend picks a fine topic (the date range stays), and a second click shows all topics again
+        button = page.locator("#pa-legend-list button", has_text="speech recognition")
+        button.click()
+        fine = papers.loc[(papers["topic_name"] == "speech recognition") & papers["id"].isin(in_range), "id"].tolist()
         page.wait_for_function(f"window.paperatlas.drawnCount() === {len(fine)}")
+        assert button.get_attribute("aria-pressed") == "true"
+        page.wait_for_function("JSON.stringify(window.paperatlas.labels()) === '[\"speech recognition\"]'")  # its label only
+        button.click()
+        page.wait_for_function(f"window.paperatlas.drawnCount() === {len(in_range)}")
+        assert button.get_attribute("aria-pressed") == "false"
         # cleared: everything again
         page.evaluate("window.paperatlas.setFilter({})")
         assert page.evaluate("window.paperatlas.drawnCount()") == len(papers)
@@ -713,18 +830,56 @@ def test_bundled_atlas_map_in_the_browser(browser: OfflineBrowser, real_topics_a
         assert page.evaluate("window.paperatlas.drawnCount()") == 350
         labels = page.evaluate("window.paperatlas.labels()")
         assert labels and not _boxes_overlap(page.evaluate("window.paperatlas.labelBoxes()"))
-        names = set(atlas.topics.names_at(page.evaluate("window.paperatlas.labelLayer()")).values())
-        assert set(labels) <= names
-        paper = atlas.corpus[42]
+        # zoomed out, the coarsest layer's theme names label the map, clear of the toolbar and legend
+        layer = page.evaluate("window.paperatlas.labelLayer()")
+        assert layer == atlas.topics.n_layers - 1 > 0
+        assert set(labels) <= set(atlas.topics.names_at(layer).values())
+        assert _clear_of(page, ("pa-header", "pa-legend")) == []
+        # zoomed in on the largest topic, topic names
+        fine = atlas.topics.labels_at(0) == atlas.topics.layer_table(0)["topic_id"].iloc[0]
+        x, y = np.median(atlas.topics.coords[fine], axis=0)
+        span = np.ptp(atlas.topics.coords, axis=0).max() / 8
+        page.evaluate(f"window.paperatlas.zoom({x - span}, {x + span}, {y - span}, {y + span})")
+        page.wait_for_function("window.paperatlas.labelLayer() === 0")
+        assert set(page.evaluate("window.paperatlas.labels()")) <= set(atlas.topics.names_at(0).values())
+        page.evaluate("window.paperatlas.resetZoom()")
+        # the panel: title, an abstract snippet of about 300 characters (the rest a click away), neighbours
+        from paperatlas.text_table import shorten
+
+        paper = next(p for p in atlas.corpus if len(p.abstract or "") > 600)
         page.evaluate("id => window.paperatlas.select(id)", paper.id)
         assert page.locator("#pa-paper-title").inner_text() == paper.title
+        shown = page.locator("#pa-paper-abstract").inner_text()
+        assert shown == shorten(paper.abstract, 300) and 200 < len(shown) <= 300 and shown.endswith("…")
+        page.locator("#pa-abstract-more").click()
         assert page.locator("#pa-paper-abstract").inner_text().strip() == paper.abstract.strip()
         assert page.locator("#pa-neighbours button.pa-nb").count() == 5
-        page.locator("#pa-search").fill("diffusion")
-        page.wait_for_function("window.paperatlas.query() === 'diffusion'")
-        hits = set(page.evaluate("window.paperatlas.highlighted()"))
-        expected = {p.id for p in atlas.corpus if "diffusion" in p.title.lower() or "diffusion" in (p.abstract or "").lower()}
-        assert hits == expected and hits
+        path = page.locator("#pa-paper-topic").inner_text().split(" › ")
+        assert all(a.lower() != b.lower() for a, b in zip(path, path[1:]))  # never "reward modeling › reward modeling"
+        # search reads abstracts too: "hacking" finds papers whose abstract alone mentions it
+        for word in ("diffusion", "hacking"):
+            page.locator("#pa-search").fill(word)
+            page.wait_for_function(f"window.paperatlas.query() === '{word}'")
+            hits = set(page.evaluate("window.paperatlas.highlighted()"))
+            expected = {p.id for p in atlas.corpus if word in p.title.lower() or word in (p.abstract or "").lower()}
+            assert hits == expected and hits
+        assert any("hacking" not in atlas.corpus.get(i).title.lower() for i in hits)
         assert browser.log.problems() == []
     finally:
         page.close()
+
+
+def test_map_file_shows_an_iframe_pointing_at_the_file(
+    frames: tuple[pd.DataFrame, pd.DataFrame], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """In Jupyter the map is a file beside the notebook, shown by reference: the notebook stays small."""
+    from paperatlas.export.notebook import MapFile
+
+    papers, topics = frames
+    monkeypatch.chdir(tmp_path)
+    path = write_html_map(papers, topics, tmp_path / "maps" / 'a "<b>.html')
+    shown = MapFile(path.resolve(), height=500)
+    html = shown._repr_html_()
+    assert html.startswith('<iframe src="maps/a &quot;&lt;b&gt;.html"') and 'height:500px' in html
+    assert "<b>" not in html and len(html) < 1000  # escaped, and the page itself is not inlined
+    assert repr(shown) == "MapFile('" + str(path.resolve()) + "', 0.3 MB)"

@@ -101,6 +101,13 @@ def error_text(result: Any) -> str:
     return result.content[0].text
 
 
+def hits_of(value: Any) -> list:
+    """The hits of a find_similar_papers result (a record with query, requested, returned, note, results)."""
+    assert {"query", "requested", "returned", "note", "results"} <= set(value)
+    assert value["returned"] == len(value["results"])
+    return value["results"]
+
+
 def check_hits(hits: Any, k: int) -> None:
     assert isinstance(hits, list) and len(hits) == k
     for hit in hits:
@@ -140,13 +147,13 @@ def test_each_tool_answers_with_json(atlas_dir: Path, tmp_path: Path, paper_ids:
         }
 
     results = run_session(atlas_dir, tmp_path, body)
-    check_hits(payload(results["text"]), 5)
+    check_hits(hits_of(payload(results["text"])), 5)
 
-    by_id = payload(results["id"])
+    by_id = hits_of(payload(results["id"]))
     check_hits(by_id, 4)
     assert first not in {hit["id"] for hit in by_id}  # an id query leaves its own paper out
 
-    by_ids = payload(results["ids"])
+    by_ids = hits_of(payload(results["ids"]))
     check_hits(by_ids, 3)
     assert not {first, second, third} & {hit["id"] for hit in by_ids}
 
@@ -259,6 +266,6 @@ def test_an_alias_answers_like_its_paper_over_mcp(tmp_path: Path) -> None:
     results = run_session(tmp_path / "aliased", tmp_path, body)
     paper = payload(results["paper"])
     assert paper["id"] == "p3" and paper["aliases"] == ["dup-3"]
-    by_alias = payload(results["by_alias"])
+    by_alias = hits_of(payload(results["by_alias"]))
     check_hits(by_alias, 3)
-    assert by_alias == payload(results["by_id"]) and "p7" not in {hit["id"] for hit in by_alias}
+    assert by_alias == hits_of(payload(results["by_id"])) and "p7" not in {hit["id"] for hit in by_alias}

@@ -28,8 +28,19 @@ def test_explore_notebook_executes(tmp_path, real_atlas_path):
     assert any("paperatlas Atlas" in h for h in html)  # Atlas._repr_html_
     assert any("topics</b> in" in h for h in html)  # the topics table
     assert any("papers like</b>" in h for h in html)  # search results
-    assert any("<iframe srcdoc=" in h and "https://" not in h.split("srcdoc=")[0] for h in html)  # the map
+    # the map: a file beside the notebook, shown by an iframe that points at it (not inlined)
+    assert (tmp_path / "notebooks" / "map.html").stat().st_size > 100_000
+    assert any('<iframe src="map.html"' in h for h in html)
+    assert not any("srcdoc" in h or "createScatterplot" in h for h in html)
     assert (tmp_path / "atlas" / "manifest.json").exists()
-    # the inline map is the WebGL page with compact data: the executed notebook stays small
-    assert any("createScatterplot" in h for h in html)
-    assert len(nbformat.writes(notebook).encode()) < 1_500_000
+    size = len(nbformat.writes(notebook).encode())
+    assert size < 1_000_000, size
+    # no progress noise or warnings: no "Loading weights" bar, no TqdmWarning, no IFrame UserWarning
+    streams = "".join(o.get("text", "") for o in outputs if o.output_type == "stream")
+    for noise in ("Loading weights", "TqdmWarning", "IProgress", "UserWarning", "Warning:"):
+        assert noise not in streams, streams[:2000]
+    # plain-text reprs stay short (never an array)
+    plain = [o["data"]["text/plain"] for o in outputs if o.output_type == "execute_result"]
+    assert any(p.startswith("TopicModel(") for p in plain) and any(p.startswith("SearchResults(") for p in plain)
+    long = [p[:200] for p in plain if (p.startswith(("Atlas(", "TopicModel(", "SearchResults(", "MapFile(")) and len(p) > 500)]
+    assert long == []

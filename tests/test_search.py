@@ -28,7 +28,7 @@ def test_text_query_returns_k_records_best_first(atlas):
     assert len(hits) == 5
     scores = [h["score"] for h in hits]
     assert scores == sorted(scores, reverse=True)
-    assert set(hits[0]) == {"id", "title", "score", "topic_id", "topic", "date", "url", "why"}
+    assert set(hits[0]) == {"id", "title", "score", "topic_id", "topic", "date", "url", "why", "snippet"}
     assert all("reward" in " ".join(h["why"]) or "preference" in " ".join(h["why"]) for h in hits[:3])
     frame = hits.to_frame()
     assert list(frame["id"]) == [h["id"] for h in hits]
@@ -130,6 +130,7 @@ def test_cli_similar_json_and_table(tmp_path, atlas, monkeypatch):
     result = runner.invoke(main, ["similar", str(tmp_path / "atlas"), "--id", target, "-k", "3"])
     assert result.exit_code == 0 and result.output.startswith("3 papers like Direct Preference")
     assert "score" in result.output.splitlines()[1]
+    assert "id" in result.output.splitlines()[1].split() and target not in result.output  # an id column
     bad = runner.invoke(main, ["similar", str(tmp_path / "atlas"), "--id", "ghost"])
     assert bad.exit_code == 1 and "unknown query paper id" in bad.output
     both = runner.invoke(main, ["similar", str(tmp_path / "atlas"), "text", "--id", target])

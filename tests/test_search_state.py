@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from paperatlas.atlas import Atlas
-from paperatlas.corpus import Corpus, Paper
+from paperatlas.corpus import Corpus
 from paperatlas.embed import FakeEmbedder
 from paperatlas.search_state import SearchState
 from paperatlas.why import TermAnalyzer, TermStats

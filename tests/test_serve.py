@@ -131,13 +131,15 @@ def test_read_only_and_local_by_default(server: dict) -> None:
     assert status == 200 and "createScatterplot" in page and '"served":true' in page
     policy = headers["content-security-policy"]
     assert "connect-src 'self'" in policy and "default-src 'none'" in policy
-    assert "pa-block-abstracts" not in page  # abstracts come from the API
+    assert "pa-block-abstracts" in page  # within the budget the page carries abstracts: typed search reads them
 
 
 def test_map_page_searches_through_the_server(server: dict, tmp_path) -> None:
     executable = find_chromium()
     if executable is None:
         pytest.skip("no Chromium browser installed (apt-get install chromium, or set PAPERATLAS_CHROMIUM)")
+    from paperatlas.text_table import shorten
+
     atlas = server["atlas"]
     browser = OfflineBrowser(executable, allow=(server["url"] + "/",))
     try:
@@ -156,10 +158,15 @@ def test_map_page_searches_through_the_server(server: dict, tmp_path) -> None:
         page.evaluate("id => window.paperatlas.select(id)", target)
         page.wait_for_function("document.getElementById('pa-neighbours').dataset.source === 'server'")
         abstract = page.locator("#pa-paper-abstract").inner_text()
-        assert abstract == atlas.corpus[atlas.corpus.row(target)].abstract
+        assert abstract == shorten(atlas.corpus[atlas.corpus.row(target)].abstract, 300)  # a snippet, "more" for the rest
         neighbours = page.locator("#pa-neighbours button.pa-nb").all_inner_texts()
         assert neighbours == [r["title"] for r in atlas.similar(target, k=10, by="id")]
         assert "why:" in page.locator("#pa-neighbours").inner_text()
+        # typing (no Enter) searches titles and abstracts in the page
+        search.fill("hacking")
+        page.wait_for_function("window.paperatlas.query() === 'hacking'")
+        expected = {p.id for p in atlas.corpus if "hacking" in f"{p.title} {p.abstract}".lower()}
+        assert set(page.evaluate("window.paperatlas.highlighted()")) == expected and expected
         assert browser.log.problems() == []
         assert all(u.startswith(server["url"]) for u in browser.log.requests)
     finally:

@@ -32,7 +32,6 @@ def test_schema_is_derived_from_the_function_signature():
     assert schema["parameters"]["properties"]["k"]["default"] == 10
     assert schema["parameters"]["properties"]["by"]["enum"] == ["auto", "text", "id", "title"]
     assert "negative" in schema["parameters"]["properties"]
-    assert all(p["description"] for name, p in schema["parameters"]["properties"].items() if name not in ("by", "layer"))
     jsonschema.Draft202012Validator.check_schema(schema["parameters"])
 
 
@@ -80,9 +79,11 @@ def test_bad_arguments_are_rejected(arguments, fragment):
 
 def test_dispatch_returns_json_results_and_errors(atlas):
     answer = json.loads(dispatch(atlas, "find_similar_papers", {"query": "reward hacking", "k": 3}))
-    assert len(answer["result"]) == 3 and {"id", "title", "score", "why"} <= answer["result"][0].keys()
-    direct = list(find_similar_papers(atlas, "reward hacking", 3))
-    assert answer["result"] == json.loads(json.dumps(direct))
+    hits = answer["result"]["results"]
+    assert len(hits) == 3 and {"id", "title", "score", "why", "snippet"} <= hits[0].keys()
+    direct = find_similar_papers(atlas, "reward hacking", 3)
+    assert answer["result"] == json.loads(json.dumps(direct.to_json()))
+    assert answer["result"]["requested"] == 3 and answer["result"]["note"] is None
     paper = json.loads(dispatch(atlas, "get_paper", {"paper_id": atlas.corpus.ids[0]}))["result"]
     assert paper["abstract"] == atlas.corpus[0].abstract
     assert json.loads(dispatch(atlas, "get_paper", {"paper_id": "ghost"})) == {"error": "unknown paper id 'ghost'"}
@@ -101,5 +102,5 @@ def test_get_paper_by_an_alias_returns_the_paper_and_its_aliases(tmp_path):
     assert get_paper(aliased, "p0")["aliases"] == []
     answer = json.loads(dispatch(aliased, "get_paper", {"paper_id": "dup-7"}))["result"]
     assert answer["id"] == "p7" and answer["aliases"] == ["dup-7"]
-    hits = json.loads(dispatch(aliased, "find_similar_papers", {"query": "dup-7", "k": 3, "by": "id"}))["result"]
+    hits = json.loads(dispatch(aliased, "find_similar_papers", {"query": "dup-7", "k": 3, "by": "id"}))["result"]["results"]
     assert [h["id"] for h in hits] == [h["id"] for h in find_similar_papers(aliased, "p7", 3)]

@@ -279,6 +279,9 @@ def reduce(
     """
     import umap
 
+    from paperatlas.cluster.compile_cache import enable_umap_cache
+
+    enable_umap_cache()
     data = _check_embeddings(embeddings)
     n = data.shape[0]
     if n_components < 1:

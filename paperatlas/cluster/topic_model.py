@@ -203,6 +203,12 @@ class TopicModel:
         new.table["size"] = np.asarray(sizes, dtype=np.int64)
         return new
 
+    def __repr__(self) -> str:
+        """Short: papers, topics per layer and noise (never the arrays)."""
+        counts = " / ".join(str(self.n_topics(layer)) for layer in range(self.n_layers))
+        return (f"TopicModel({len(self)} papers, {self.n_layers} layers of {counts} topics, "
+                f"{self.noise_share(0):.0%} noise)")
+
     def _repr_html_(self) -> str:
         frame = self.layer_table(0)[["topic_id", "name", "size", "keyterms"]].copy()
         frame["keyterms"] = frame["keyterms"].map(lambda terms: ", ".join(terms[:6]))

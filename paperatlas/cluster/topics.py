@@ -54,7 +54,6 @@ from paperatlas.errors import PaperatlasError
 from paperatlas.index import EXACT_MAX_ROWS
 
 if TYPE_CHECKING:
-    import pandas as pd
 
     from paperatlas.embed.base import Embedder
 

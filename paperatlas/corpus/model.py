@@ -88,6 +88,11 @@ class Paper:
         """The text an embedder sees: ``title + ". " + abstract``."""
         return f"{self.title}. {self.abstract}"
 
+    @property
+    def link(self) -> str | None:
+        """Where to read the paper: its ``url``, else its arXiv page, else None."""
+        return self.url or (f"https://arxiv.org/abs/{self.arxiv_id}" if self.arxiv_id else None)
+
     def richness(self) -> tuple[int, int]:
         """How much this record knows: filled optional fields, then abstract length."""
         known = sum(

@@ -146,3 +146,27 @@ def embed_with_cache(
             if key in by_hash:
                 out[row] = by_hash[key]
     return out, len(missing)
+
+
+def text_key(text: str) -> str:
+    """The cache key of a free text (a named topic's description, say): its own hash space,
+    apart from papers' :func:`paperatlas.corpus.model.content_hash`."""
+    import hashlib
+
+    return "text:" + hashlib.sha256(text.encode("utf-8")).hexdigest()[:24]
+
+
+class CachedEncoder:
+    """``embedder.encode`` through ``cache``: texts whose vectors are cached never reach (or load) the model."""
+
+    def __init__(self, embedder: Embedder, cache: EmbeddingCache) -> None:
+        self.embedder = embedder
+        self.cache = cache
+
+    @property
+    def model_id(self) -> str:
+        return self.embedder.model_id
+
+    def encode(self, texts: Sequence[str]) -> np.ndarray:
+        vectors, _ = embed_with_cache(self.embedder, list(texts), [text_key(text) for text in texts], self.cache)
+        return vectors

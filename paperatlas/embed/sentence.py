@@ -183,8 +183,8 @@ def open_embedder(model: ModelInfo) -> Embedder:
     if model.external:
         raise PaperatlasError(
             "this atlas was built from precomputed embeddings without naming their model, so it cannot "
-            "embed new text; build it with `--embeddings V.npy --model NAME` (Python: "
-            f"Atlas.build(corpus, embedder, embeddings=V)), or pass an embedder of dimension {model.dimension}"
+            "embed query text: search by paper id or title, or rebuild it naming the model that made the "
+            f"vectors (paperatlas build --embeddings V.npy --model NAME; a model of dimension {model.dimension})"
         )
     name, backend = split_backend(model.id)
     return SentenceTransformerEmbedder(name, backend=backend)

@@ -91,7 +91,8 @@ def render_html_map(
     policy = SERVED_CONTENT_SECURITY_POLICY if served else CONTENT_SECURITY_POLICY
     n_topics = len(payload.meta["layers"][0]["topics"])
     escaped = html.escape(title)
-    stats = f"{len(data):,} papers · {n_topics:,} topics"
+    stats = f"{len(data):,} {'paper' if len(data) == 1 else 'papers'} · {n_topics:,} {'topic' if n_topics == 1 else 'topics'}"
+    placeholder = "Search titles and abstracts" if payload.meta["abstracts"]["included"] else "Search paper titles"
     return f"""<!DOCTYPE html>
 <html lang="en">
 <head>
@@ -108,7 +109,7 @@ def render_html_map(
 <div id="pa-app">
 <header id="pa-header">
 <h1 id="pa-title">{escaped}</h1>
-<input id="pa-search" type="search" placeholder="Search paper titles" autocomplete="off"
+<input id="pa-search" type="search" placeholder="{placeholder}" autocomplete="off"
  spellcheck="false" aria-label="Search papers">
 <span id="pa-count" aria-live="polite"></span>
 <label class="pa-filter">topic <select id="pa-topic" aria-label="Show one topic"><option value="">all</option></select></label>
@@ -132,6 +133,7 @@ def render_html_map(
 <p id="pa-paper-topic"></p>
 <p id="pa-paper-terms"></p>
 <p id="pa-paper-abstract"></p>
+<button id="pa-abstract-more" type="button" hidden></button>
 <h3>Nearest neighbours</h3>
 <ol id="pa-neighbours"></ol>
 </aside>
@@ -160,13 +162,14 @@ def write_html_map(
 ) -> Path:
     """Write the interactive topic map as ONE self-contained, offline HTML file.
 
-    Every paper is a WebGL point coloured by its topic (neighbouring topics in
-    distant colours; noise grey and smaller); theme names label the map zoomed
-    out and topic names zoomed in, never overlapping; hover shows title, topic
-    and date; the search box highlights papers whose title (or abstract, when
-    included) contains the text; filters show one topic or a date range; a
-    click opens the paper's panel with its topic path, key terms, abstract and
-    nearest neighbours. Past a few hundred thousand points on a slow renderer
+    Every paper is a WebGL point coloured by its topic (clearly different
+    colours, see ``map_colours``; noise grey and smaller); theme names label the
+    map zoomed out and topic names zoomed in, never overlapping and clear of the
+    toolbar, legend and panel; a legend of topic colours filters by topic; hover
+    shows title, topic and date; the search box highlights papers whose title
+    (or abstract, when included) contains the text; filters show one topic or a
+    date range; a click opens the paper's panel with its topic path, key terms,
+    an abstract snippet (the rest a click away) and nearest neighbours. Past a few hundred thousand points on a slow renderer
     the page draws a random sample of what is in view, sized so a frame takes
     about 60 ms, and all papers as you zoom in. ``window.paperatlas`` exposes a
     small API.

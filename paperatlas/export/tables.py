@@ -15,19 +15,20 @@ if TYPE_CHECKING:
 
     from paperatlas.atlas import Atlas
 
-NOT_EXPORTED = ("abstract", "content_hash")
+NOT_EXPORTED = ("content_hash",)
 """Paper fields the paper table leaves out."""
 NOISE_NAME = "(noise)"
 
 
 def paper_table(atlas: Atlas, neighbours: int = 0) -> pd.DataFrame:
-    """One row a paper: id, title, date, topic_id, topic_name, x, y, layer_<n>, metadata columns.
+    """One row a paper: id, title, date, topic_id, topic_name, x, y, then ``layer_<n>`` (topic id)
+    and ``layer_<n>_name`` for each layer, the other paper fields and metadata columns, abstract.
 
     With ``neighbours > 0`` a ``neighbours`` column lists each paper's nearest paper ids.
     """
     frame = atlas.corpus.to_frame()
     table = frame[["id", "title", "date"]].copy()
-    metadata = [c for c in frame.columns if c not in table.columns and c not in NOT_EXPORTED]
+    metadata = [c for c in frame.columns if c not in table.columns and c not in (*NOT_EXPORTED, "abstract")]
     topics = atlas.topics
     if topics is not None:
         labels, names = topics.labels_at(0), topics.names_at(0)
@@ -36,11 +37,14 @@ def paper_table(atlas: Atlas, neighbours: int = 0) -> pd.DataFrame:
         coords = topics.coords if topics.coords is not None else np.full((len(atlas), 2), np.nan)
         table["x"], table["y"] = coords[:, 0], coords[:, 1]
         for layer in range(topics.n_layers):
-            table[f"layer_{layer}"] = topics.labels_at(layer)
+            layer_labels, layer_names = topics.labels_at(layer), topics.names_at(layer)
+            table[f"layer_{layer}"] = layer_labels
+            table[f"layer_{layer}_name"] = [layer_names.get(int(t), NOISE_NAME) for t in layer_labels]
     else:
         table["topic_id"], table["topic_name"], table["x"], table["y"] = -1, None, np.nan, np.nan
     for column in metadata:
         table[column] = frame[column]
+    table["abstract"] = frame["abstract"]
     if neighbours > 0:
         ids = np.array(atlas.corpus.ids, dtype=object)
         table["neighbours"] = [list(ids[r]) for r in nearest_rows(atlas, neighbours)]
@@ -75,22 +79,30 @@ def nearest_rows(atlas: Atlas, k: int, *, progress: bool = False, batch: int = N
     return np.concatenate(parts)
 
 
+UNDATED = "undated"
+"""The row of :func:`topic_trends` that counts papers without a date."""
+
+
 def topic_trends(atlas: Atlas, layer: int = 0) -> pd.DataFrame:
-    """Papers per month (rows, ``YYYY-MM``) and topic name (columns); undated papers left out."""
+    """Papers per month and topic: rows ``YYYY-MM`` in order, then ``undated`` (papers without a
+    date; always there); a column per topic name of the layer, largest first, each topic kept
+    even when none of its papers has a date, then ``(noise)`` when some paper is noise."""
     import pandas as pd
+
+    from paperatlas.cluster.density import NOISE
 
     topics = atlas.require_topics()
     names = topics.names_at(layer)
     labels = topics.labels_at(layer)
-    frame = pd.DataFrame({
-        "month": [d[:7] if d else None for d in atlas.corpus.column("date")],
-        "topic": [names.get(int(t), NOISE_NAME) for t in labels],
-    }).dropna(subset=["month"])
-    counts = frame.groupby(["month", "topic"]).size().unstack("topic", fill_value=0).sort_index()
-    ordered = [name for name in names.values() if name in counts.columns]
-    if NOISE_NAME in counts.columns:
-        ordered.append(NOISE_NAME)
-    return counts[ordered].astype("int64")
+    months = np.array([d[:7] if d else UNDATED for d in atlas.corpus.column("date")], dtype=object)
+    ids = list(names) + ([NOISE] if bool(np.any(labels == NOISE)) else [])
+    rows = sorted(set(months) - {UNDATED}) + [UNDATED]
+    counts = pd.crosstab(pd.Categorical(months, categories=rows), pd.Categorical(labels, categories=ids),
+                         dropna=False)
+    counts.index = pd.Index(rows, name="month")
+    counts.columns = pd.Index([names.get(int(t), NOISE_NAME) for t in ids], name="topic")
+    return counts.astype("int64")
+
 
 TABLE_SUFFIXES = (".jsonl", ".csv", ".parquet", ".json")
 

@@ -201,9 +201,35 @@
     }
     var labelLayer = 0, placed = [];
     function topicVisible(t, layer) {
-      if (filterState.topic === null) return true;
-      if (filterState.layer === layer) return t.id === filterState.topic;
-      return true;
+      return filterState.topic === null || filterState.layer !== layer || t.id === filterState.topic;
+    }
+    var MIN_LABELS = 3;
+    /* zoomed out: the coarsest layer (of 2 topics or more) with at least MIN_LABELS of its centres
+       in view, or all of them, and at most maxLabels; zoomed in: the finest layer with at most
+       maxLabels centres in view; filtered to one topic: that topic's layer */
+    function chooseLayer(inView) {
+      if (filterState.topic !== null) return filterState.layer;
+      var counts = META.layers.map(function (layer) { return layer.topics.filter(inView).length; });
+      for (var k = META.layers.length - 1; k >= 0; k--) {
+        var n = META.layers[k].topics.length;
+        if (n >= 2 && counts[k] >= Math.min(MIN_LABELS, n) && counts[k] <= META.maxLabels) return k;
+      }
+      for (k = 0; k < META.layers.length; k++) if (counts[k] <= META.maxLabels) return k;
+      return META.layers.length - 1;
+    }
+    /* boxes (map pixels) that labels keep clear of: the toolbar, the legend and the open panel */
+    function obstacles() {
+      var m = mapEl.getBoundingClientRect(), out = [];
+      ["pa-header", "pa-legend", "pa-panel"].forEach(function (id) {
+        var el = document.getElementById(id);
+        if (!el || el.hidden) return;
+        var r = el.getBoundingClientRect();
+        if (r.width > 0 && r.height > 0) out.push([r.left - m.left - 3, r.top - m.top - 3, r.right - m.left + 3, r.bottom - m.top + 3]);
+      });
+      return out;
+    }
+    function overlaps(box, boxes) {
+      return boxes.some(function (b) { return box[0] < b[2] && b[0] < box[2] && box[1] < b[3] && b[1] < box[3]; });
     }
     function layoutLabels() {
       var w = mapEl.clientWidth, h = mapEl.clientHeight;
@@ -211,13 +237,9 @@
         var sx = screenX(toNdcX(t.x)), sy = screenY(toNdcY(t.y));
         return sx >= 0 && sx <= w && sy >= 0 && sy <= h;
       };
-      var layer = META.layers.length - 1, visible = null;
-      for (var k = 0; k < META.layers.length; k++) {
-        var v = META.layers[k].topics.filter(inView);
-        if (v.length <= META.maxLabels) { layer = k; visible = v; break; }
-      }
-      if (visible === null) visible = META.layers[layer].topics.filter(inView);
-      var size = layer === 0 ? 12 : 14, boxes = [];
+      var layer = chooseLayer(inView);
+      var visible = META.layers[layer].topics.filter(inView);
+      var size = layer === 0 ? 12 : 14, boxes = [], blocked = obstacles();
       measure.font = (layer === 0 ? "" : "600 ") + size + "px " + FONT;
       placed = [];
       visible.filter(function (t) { return topicVisible(t, layer); }).forEach(function (t) {
@@ -226,12 +248,23 @@
         var tw = Math.max.apply(null, lines.map(function (l) { return measure.measureText(l).width; })) + 10;
         var th = lines.length * size * 1.25 + 6;
         var cx = screenX(toNdcX(t.x)), cy = screenY(toNdcY(t.y));
-        var box = [cx - tw / 2, cy - th / 2, cx + tw / 2, cy + th / 2];
-        if (box[0] < 0 || box[1] < 0 || box[2] > w || box[3] > h) return;
-        var clash = boxes.some(function (b) { return box[0] < b[2] && b[0] < box[2] && box[1] < b[3] && b[1] < box[3]; });
-        if (clash) return;
-        boxes.push(box);
-        placed.push({ topic: t, lines: lines, box: box });
+        /* on the centre; else just above, below, right or left of it, or of what is in the way
+           (the legend, another label), whichever is nearest and at most a label's size away */
+        var spots = [[cx, cy], [cx, cy - th - 2], [cx, cy + th + 2], [cx + tw / 2 + 6, cy], [cx - tw / 2 - 6, cy]];
+        var reach = Math.max(tw, 3 * th);
+        blocked.concat(boxes).forEach(function (b) {
+          spots.push([cx, b[1] - th / 2 - 1], [cx, b[3] + th / 2 + 1], [b[0] - tw / 2 - 1, cy], [b[2] + tw / 2 + 1, cy]);
+        });
+        spots = spots.filter(function (p) { return Math.abs(p[0] - cx) + Math.abs(p[1] - cy) <= reach; });
+        spots.sort(function (a, b) { return Math.abs(a[0] - cx) + Math.abs(a[1] - cy) - Math.abs(b[0] - cx) - Math.abs(b[1] - cy); });
+        for (var k = 0; k < spots.length; k++) {
+          var box = [spots[k][0] - tw / 2, spots[k][1] - th / 2, spots[k][0] + tw / 2, spots[k][1] + th / 2];
+          if (box[0] < 0 || box[1] < 0 || box[2] > w || box[3] > h) continue;
+          if (overlaps(box, boxes) || overlaps(box, blocked)) continue;
+          boxes.push(box);
+          placed.push({ topic: t, lines: lines, box: box });
+          return;
+        }
       });
       labelLayer = layer;
       labelsEl.textContent = "";
@@ -311,6 +344,24 @@
       return t ? t.name : "no topic (noise)";
     }
     function colourOf(i) { return META.colourSlots[CAT[i]]; }
+    /* whitespace collapsed, cut at a word boundary to at most width characters, "…" when cut */
+    var SNIPPET = 300;
+    function shorten(text, width) {
+      var t = String(text || "").split(/\s+/).filter(Boolean).join(" ");
+      if (t.length <= width) return t;
+      var head = t.slice(0, width), space = head.lastIndexOf(" ");
+      head = space > 0 ? head.slice(0, space) : head.slice(0, width - 1);
+      return head.replace(/[ ,;:.\-\u2013\u2014(]+$/, "") + "\u2026";
+    }
+    /* a paper's topic path, coarse to fine, a name equal to the one above it shown once */
+    function topicPath(i) {
+      var path = [];
+      for (var k = META.layers.length - 1; k >= 0; k--) {
+        var t = topicOf(i, k);
+        if (t && (!path.length || path[path.length - 1].trim().toLowerCase() !== t.name.trim().toLowerCase())) path.push(t.name);
+      }
+      return path;
+    }
 
     /* ---------- hover ---------- */
     function hideTip() { tipEl.hidden = true; }
@@ -335,7 +386,6 @@
     /* ---------- search over titles (and abstracts when the file has them) ---------- */
     var input = document.getElementById("pa-search");
     var countEl = document.getElementById("pa-count");
-    if (ABSTRACTS) input.placeholder = "Search titles and abstracts";
     var LOWER = null, LOWER_ABS = null, searchQuery = "";
     function search(text) {
       var q = String(text == null ? "" : text).trim().toLowerCase();
@@ -385,7 +435,7 @@
         throw error;
       });
     }
-    if (META.served) input.placeholder = "Search titles · Enter: semantic search";
+    if (META.served) input.placeholder = (ABSTRACTS ? "Search titles and abstracts" : "Search titles") + " · Enter: semantic search";
 
     /* ---------- side panel ---------- */
     var panel = document.getElementById("pa-panel");
@@ -399,28 +449,42 @@
       swatch.className = "pa-swatch";
       swatch.style.background = colourOf(i);
       topicEl.appendChild(swatch);
-      var path = [];
-      for (var k = META.layers.length - 1; k >= 0; k--) {
-        var t = topicOf(i, k);
-        if (t) path.push(t.name);
-      }
+      var path = topicPath(i);
       topicEl.appendChild(document.createTextNode(path.length ? path.join(" › ") : "no topic (noise)"));
       var fine = topicOf(i, 0);
       setText("pa-paper-terms", fine && fine.keyterms.length ? "key terms: " + fine.keyterms.join(", ") : "");
       var abs = document.getElementById("pa-paper-abstract");
       abs.classList.toggle("pa-note", !ABSTRACTS);
-      if (ABSTRACTS) abs.textContent = ABSTRACTS[i] || "(no abstract)";
+      moreEl.hidden = true;
+      if (ABSTRACTS) showAbstract(ABSTRACTS[i]);
       else if (META.served) abs.textContent = "loading the abstract…";
       else abs.textContent = "Abstracts are not in this file (" + (META.abstracts.raw_mb || 0) +
         " MB of text, over the " + META.abstracts.budget_mb + " MB compressed budget). Run `paperatlas serve ATLAS` to read them.";
       var rows = [];
-      for (k = 0; k < K; k++) if (NB[i * K + k] >= 0) rows.push({ row: NB[i * K + k] });
+      for (var k = 0; k < K; k++) if (NB[i * K + k] >= 0) rows.push({ row: NB[i * K + k] });
       listNeighbours(rows);
       panel.hidden = false;
       panel.scrollTop = 0;
+      layoutLabels();
       if (META.served) return askServer(i, abs);
       return Promise.resolve();
     }
+    /* the abstract's first SNIPPET characters, and a button for the rest (null: none) */
+    var moreEl = document.getElementById("pa-abstract-more"), fullAbstract = "";
+    function showAbstract(text) {
+      fullAbstract = text === null || text === undefined ? "" : String(text);
+      var short = shorten(fullAbstract, SNIPPET);
+      document.getElementById("pa-paper-abstract").textContent = short || "(no abstract)";
+      moreEl.hidden = short === shorten(fullAbstract, fullAbstract.length + 1);
+      moreEl.textContent = "show the whole abstract";
+      moreEl.dataset.open = "";
+    }
+    moreEl.addEventListener("click", function () {
+      var open = !moreEl.dataset.open;
+      document.getElementById("pa-paper-abstract").textContent = open ? fullAbstract : shorten(fullAbstract, SNIPPET);
+      moreEl.textContent = open ? "show less" : "show the whole abstract";
+      moreEl.dataset.open = open ? "1" : "";
+    });
     /* the panel's list: rows of this map, with "why" terms where the server gave them */
     function listNeighbours(rows) {
       var list = document.getElementById("pa-neighbours");
@@ -433,6 +497,7 @@
         button.className = "pa-nb";
         button.dataset.id = IDS[j];
         button.textContent = TITLES[j];
+        if (ABSTRACTS && ABSTRACTS[j]) button.title = shorten(ABSTRACTS[j], SNIPPET);
         button.addEventListener("click", select.bind(null, IDS[j], { pan: true }));
         var meta = document.createElement("span");
         meta.className = "pa-nb-meta";
@@ -461,10 +526,11 @@
     var asked = 0;
     function askServer(i, abs) {
       var ticket = ++asked, id = IDS[i];
-      var paper = getJSON("api/paper/" + encodeURIComponent(id)).then(function (body) {
+      /* the page's own abstracts, where it carries them; else the server's */
+      var paper = ABSTRACTS ? Promise.resolve() : getJSON("api/paper/" + encodeURIComponent(id)).then(function (body) {
         if (ticket !== asked) return;
         abs.classList.remove("pa-note");
-        abs.textContent = body.abstract || "(no abstract)";
+        showAbstract(body.abstract);
       }, function (error) {
         if (ticket === asked) abs.textContent = "could not load the abstract: " + error.message;
       });
@@ -480,6 +546,7 @@
     function closePanel() {
       selectedIndex = -1;
       panel.hidden = true;
+      layoutLabels();
       drawOverlay();
       return Promise.resolve();
     }
@@ -510,6 +577,7 @@
 
     /* ---------- filters and legend ---------- */
     var topicSelect = document.getElementById("pa-topic");
+    var legend = document.getElementById("pa-legend-list");
     META.layers.slice().reverse().forEach(function (layer) {
       var group = document.createElement("optgroup");
       group.label = layer.layer === 0 ? "Topics" : "Themes (layer " + layer.layer + ")";
@@ -534,6 +602,9 @@
       if (topic !== null && !TOPICS[layer].has(topic)) return Promise.reject(new Error("no topic " + topic + " in layer " + layer));
       filterState = { layer: topic === null ? -1 : layer, topic: topic, from: dayOf(options.from), to: dayOf(options.to) };
       topicSelect.value = topic === null ? "" : layer + ":" + topic;
+      legend.querySelectorAll("button").forEach(function (b) {
+        b.setAttribute("aria-pressed", String(layer === 0 && topic !== null && Number(b.dataset.topic) === topic));
+      });
       fromEl.value = options.from || "";
       toEl.value = options.to || "";
       return refilter().then(function () {
@@ -548,7 +619,7 @@
       });
     }
     [topicSelect, fromEl, toEl].forEach(function (el) { el.addEventListener("change", filterFromControls); });
-    var legend = document.getElementById("pa-legend-list");
+    document.getElementById("pa-legend").addEventListener("toggle", function () { layoutLabels(); });
     var LEGEND_MAX = 40;
     META.layers[0].topics.slice(0, LEGEND_MAX).forEach(function (t) {
       var item = document.createElement("li");
@@ -559,8 +630,12 @@
       swatch.style.background = t.colour;
       button.appendChild(swatch);
       button.appendChild(document.createTextNode(t.name));
-      button.title = t.size.toLocaleString() + " papers";
-      button.addEventListener("click", function () { setFilter({ layer: 0, topic: t.id }); });
+      button.title = t.size.toLocaleString() + (t.size === 1 ? " paper" : " papers") + " · click to show only this topic, again to show all";
+      button.dataset.topic = t.id;
+      button.addEventListener("click", function () {
+        var on = filterState.layer === 0 && filterState.topic === t.id;
+        setFilter({ layer: 0, topic: on ? null : t.id, from: fromEl.value || null, to: toEl.value || null });
+      });
       item.appendChild(button);
       legend.appendChild(item);
     });
