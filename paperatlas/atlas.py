@@ -18,6 +18,7 @@ from paperatlas.corpus.columnar import extended
 from paperatlas.corpus.model import Corpus, Paper
 from paperatlas.embed.base import EXTERNAL_MODEL, Embedder, ModelInfo, unit_rows
 from paperatlas.embed.cache import EmbeddingCache, embed_with_cache
+from paperatlas.embed.cut import count_cut, cut_text
 from paperatlas.errors import PaperatlasError
 from paperatlas.index import PaperIndex
 from paperatlas.search_state import SearchState
@@ -59,7 +60,7 @@ def check_vectors_come_from(embedder: Embedder, corpus: Corpus, vectors: np.ndar
     ``MODEL_CHECK_MIN_COSINE`` or the dimensions differ.
     """
     rows = np.unique(np.linspace(0, len(corpus) - 1, min(MODEL_CHECK_PAPERS, len(corpus))).astype(int))
-    fresh = embedder.encode([paper.text for paper in corpus.papers(rows)])
+    fresh = embedder.encode([cut_text(paper.text) for paper in corpus.papers(rows)])
     if fresh.shape[1] != vectors.shape[1]:
         raise PaperatlasError(
             f"the precomputed vectors have dimension {vectors.shape[1]}; {embedder.model_id!r} makes {fresh.shape[1]}"
@@ -78,19 +79,48 @@ CHECK_CHUNK = 65_536
 
 def _check_external(embeddings: np.ndarray, n: int) -> np.ndarray:
     """Precomputed vectors as unit float32 rows; checked in chunks, and not copied (a memory-mapped
-    ``.npy`` stays mapped) when they are float32 rows of unit length already."""
+    ``.npy`` stays mapped) when they are float32 rows of unit length already.
+
+    Refused, naming the first bad rows: not a 2-D array of ``n`` rows of at least 2 numbers, a
+    non-numeric dtype, NaN or infinite values, and rows of zeros. Rows are normalised in float64 and
+    then cast, so rows of tiny or huge finite numbers (a unit vector times ``1e38`` or ``1e-45``, whose
+    float32 length overflows or underflows) keep their direction."""
     array = embeddings if isinstance(embeddings, np.memmap) else np.asarray(embeddings)
-    if array.ndim != 2 or array.shape[0] != n:
+    if array.dtype.kind not in "iuf":
+        raise PaperatlasError(f"precomputed embeddings must be numbers (an int or float array), not {array.dtype}")
+    if array.ndim != 2 or array.shape[0] != n or array.shape[1] < 2:
         raise PaperatlasError(
-            f"precomputed embeddings have shape {array.shape}; expected ({n}, dimension), one row a paper"
+            f"precomputed embeddings have shape {array.shape}; expected ({n}, dimension), one row a paper "
+            f"and a dimension of at least 2"
         )
     unit = array.dtype == np.float32 and array.flags.c_contiguous
-    for start in range(0, n, CHECK_CHUNK):
-        chunk = np.asarray(array[start:start + CHECK_CHUNK], dtype=np.float32)
-        if not np.isfinite(chunk).all():
-            raise PaperatlasError("precomputed embeddings contain NaN or infinite values")
-        unit = unit and bool(np.all(np.abs(np.einsum("ij,ij->i", chunk, chunk) - 1.0) < 2e-3))
-    return array if unit else unit_rows(array)
+    step = max(1, CHECK_CHUNK // 8)  # float64 copies: keep a chunk to some tens of MB
+    for start in range(0, n, step):
+        chunk = np.asarray(array[start:start + step], dtype=np.float64)
+        _refuse_rows(~np.isfinite(chunk).all(axis=1), start, "NaN or infinite values")
+        _refuse_rows(~(np.abs(chunk).max(axis=1) > 0), start, "length 0 (no direction)")
+        unit = unit and bool(np.all(np.abs(np.linalg.norm(chunk, axis=1) - 1.0) < 1e-3))
+    return array if unit else _unit_rows64(array)
+
+
+def _refuse_rows(bad: np.ndarray, start: int, what: str) -> None:
+    if bad.any():
+        rows = np.flatnonzero(bad)[:5] + start
+        more = " ..." if int(bad.sum()) > len(rows) else ""
+        raise PaperatlasError(f"precomputed embeddings: row{'s' if len(rows) > 1 else ''} "
+                              f"{', '.join(map(str, rows))}{more} (counting from 0) ha{'ve' if len(rows) > 1 else 's'} "
+                              f"{what}")
+
+
+def _unit_rows64(array: np.ndarray) -> np.ndarray:
+    """Rows scaled to unit length in float64 (no overflow or underflow), then C-contiguous float32."""
+    out = np.empty(array.shape, dtype=np.float32)
+    step = max(1, CHECK_CHUNK // 8)
+    for start in range(0, len(array), step):
+        chunk = np.array(array[start:start + step], dtype=np.float64)  # a copy: the input may be read-only
+        chunk /= np.abs(chunk).max(axis=1, keepdims=True)  # no overflow in the squares of 1e200
+        out[start:start + step] = chunk / np.linalg.norm(chunk, axis=1, keepdims=True)
+    return out
 
 
 class _Clock:
@@ -122,6 +152,8 @@ class Atlas:
         topics: the :class:`~paperatlas.cluster.TopicModel`, or None.
         search_state: what queries need (term statistics, title keys, query embedder).
         last_embedded: how many texts the last build or add embedded (the rest came from the cache).
+        last_cut: how many texts of the last build or add were cut to ``MAX_TEXT_CHARS`` characters
+            before embedding (:mod:`paperatlas.embed.cut`).
         last_changes: what the last :meth:`refit` changed (topics kept, split, merged, new, gone;
             papers moved), or None.
         timings: seconds per stage of :meth:`build` (vectors, index, search state, topics).
@@ -148,6 +180,7 @@ class Atlas:
         self.topics = topics
         self.search_state = search_state if search_state is not None else SearchState.of_corpus(corpus)
         self.last_embedded = 0
+        self.last_cut = 0
         self.last_changes: TopicChanges | None = None
         self.timings: dict[str, float] = {}
 
@@ -203,7 +236,7 @@ class Atlas:
         if len(corpus) == 0:
             raise PaperatlasError("cannot build an atlas of no papers")
         clock = _Clock()
-        embedded = 0
+        embedded = cut = 0
         if embeddings is not None:
             vectors = _check_external(embeddings, len(corpus))
             if embedder is None:
@@ -213,9 +246,11 @@ class Atlas:
                 model = ModelInfo(embedder.model_id, int(vectors.shape[1]))
         else:
             embedder = embedder or _default_embedder(backend)
+            texts = corpus.texts()
+            cut = count_cut(texts)
             vectors, embedded = embed_with_cache(
                 embedder,
-                corpus.texts(),
+                texts,
                 corpus.column("content_hash"),
                 _open_cache(cache),
                 show_progress_bar=show_progress,
@@ -230,6 +265,7 @@ class Atlas:
         if embedder is not None:
             atlas.search_state.keep_embedder(embedder)
         atlas.last_embedded = embedded
+        atlas.last_cut = cut
         if topics is not None and topics is not False:
             atlas.fit_topics(None if topics is True else topics, named, cache=cache)
             clock.lap("topics")
@@ -259,7 +295,7 @@ class Atlas:
         keep = [i for i, paper in enumerate(papers)
                 if not any(name in self.corpus for name in (paper.id, *paper.aliases))]
         fresh = [papers[i] for i in keep]
-        self.last_embedded = 0
+        self.last_embedded = self.last_cut = 0
         if embeddings is not None:
             vectors = _check_external(embeddings, len(papers))[keep]
             if vectors.shape[1] != self.model.dimension:
@@ -269,6 +305,7 @@ class Atlas:
         if not fresh:
             return []
         if embeddings is None:
+            self.last_cut = count_cut(paper.text for paper in fresh)
             vectors, self.last_embedded = embed_with_cache(
                 self.search_state.embedder(self.model),
                 [paper.text for paper in fresh],
@@ -386,18 +423,25 @@ class Atlas:
     # persistence ----------------------------------------------------------
 
     def save(self, path: str | Path) -> None:
-        """Write the atlas folder atomically (a crash leaves the previous one intact)."""
-        write_atlas(path, AtlasParts(self.corpus, self.index, self.model, self.topics,
-                                     self.search_state))
+        """Write the atlas folder atomically (a crash leaves the previous one intact), holding its
+        writer lock (another writer's save waits; see :mod:`paperatlas.atlas_saves`)."""
+        from paperatlas.atlas_saves import saving
+
+        with saving(path):
+            write_atlas(path, AtlasParts(self.corpus, self.index, self.model, self.topics,
+                                         self.search_state))
 
     @classmethod
     def load(cls, path: str | Path, embedder: Embedder | None = None) -> Atlas:
         """Read and verify an atlas folder (format version, checksums, shapes, model).
 
         Vectors are memory-mapped, papers are read on demand and the search state
-        on the first query that needs it: nothing is rebuilt.
+        on the first query that needs it: nothing is rebuilt. A load during a save reads the old
+        atlas or the new one, and a save interrupted between its renames is restored first.
         """
-        parts = read_atlas(path)
+        from paperatlas.atlas_saves import read_snapshot
+
+        parts = read_snapshot(path, read_atlas)
         atlas = cls(parts.corpus, parts.index.vectors(), parts.index, parts.model, parts.topics, parts.search_state)
         if embedder is not None:
             atlas.use_embedder(embedder)

@@ -84,7 +84,17 @@ def read_inputs(paths: tuple[str, ...], fmt: str | None, title_field: str, abstr
     for merge in report.merges if verbose else ():
         click.echo(merge.describe(), err=True)
     click.echo(report.summary(), err=True)
+    _note_renames(corpus.metadata_columns())
     return corpus
+
+
+def _note_renames(columns: list[str]) -> None:
+    """Say once on stderr which input columns are named like computed ones (exported as ``input_<name>``)."""
+    from paperatlas.export.tables import describe_renames, input_renames
+
+    renames = input_renames(columns)
+    if renames:
+        click.echo("note: " + describe_renames(renames), err=True)
 
 
 def write_table(frame, out: Path) -> None:
@@ -178,10 +188,24 @@ def load_atlas(path: str):
     return Atlas.load(path)
 
 
+def hold_for_writing(path: str | Path) -> None:
+    """Hold the writer lock of the atlas at ``path`` until the command ends, so that what it reads
+    and what it saves are one update (another writer waits, up to PAPERATLAS_LOCK_TIMEOUT)."""
+    from paperatlas.atlas_saves import writing
+
+    click.get_current_context().with_resource(writing(path))
+
+
 def print_json(value: Any) -> None:
+    """Print ``value`` as strict JSON: NaN or infinity (which JSON has no spelling for) is an error."""
     import json
 
-    click.echo(json.dumps(value, indent=2, ensure_ascii=False, default=str))
+    try:
+        text = json.dumps(value, indent=2, ensure_ascii=False, default=str, allow_nan=False)
+    except ValueError:
+        raise PaperatlasError("the result holds NaN or infinity, which JSON cannot carry; "
+                              "`paperatlas verify` checks the atlas") from None
+    click.echo(text)
 
 
 @main.command()
@@ -227,6 +251,7 @@ def build(paths: tuple[str, ...], out: Path, model: str | None, device: str, bat
 
     import time
 
+    hold_for_writing(out)
     started = time.perf_counter()
     settings = topic_settings(options)
     corpus = read_inputs(paths, **options)
@@ -235,8 +260,8 @@ def build(paths: tuple[str, ...], out: Path, model: str | None, device: str, bat
     if embeddings_path is not None:
         embeddings = load_vectors(embeddings_path)
     if embeddings_path is None or model is not None:
-        embedder = SentenceTransformerEmbedder(model, device=device, batch_size=batch_size, backend=backend,
-                                               export_dir=cache_dir)
+        embedder = _test_embedder() or SentenceTransformerEmbedder(model, device=device, batch_size=batch_size,
+                                                                   backend=backend, export_dir=cache_dir)
     named = load_named(topics_file)
     if refit:
         from paperatlas.store import MANIFEST
@@ -265,6 +290,12 @@ def build(paths: tuple[str, ...], out: Path, model: str | None, device: str, bat
     elif embedder is not None:
         click.echo(f"embedded {atlas.last_embedded} texts; {len(atlas) - atlas.last_embedded} came from the cache",
                    err=True)
+    if atlas.last_cut:
+        from paperatlas.embed.cut import MAX_TEXT_CHARS
+        from paperatlas.text_table import plural
+
+        click.echo(f"cut {plural(atlas.last_cut, 'text')} to their first {MAX_TEXT_CHARS:,} characters before "
+                   "embedding (the model reads fewer)", err=True)
     if refit:
         topics = atlas.refit(previous, settings, named, drop_missing=drop_missing, cache=cache, show_progress=True)
         click.echo(atlas.last_changes.render(), err=True)
@@ -297,9 +328,11 @@ def build(paths: tuple[str, ...], out: Path, model: str | None, device: str, bat
 @handle_errors
 def info(atlas_path: str, as_json: bool) -> None:
     """Verify an atlas folder and summarise it: papers, model, index, topics, dates, files, checks."""
+    from paperatlas.atlas_saves import read_snapshot
     from paperatlas.summary import atlas_summary, format_summary
 
-    summary = atlas_summary(load_atlas(atlas_path), atlas_path)
+    # the atlas and its manifest of one save, should a writer swap the folder in between
+    summary = read_snapshot(atlas_path, lambda folder: atlas_summary(load_atlas(str(folder)), atlas_path))
     if as_json:
         print_json(summary)
         return
@@ -326,7 +359,10 @@ def add(atlas_path: Path, paths: tuple[str, ...], cache_dir: Path | None, embedd
     from paperatlas.export.tables import frame_records
     from paperatlas.text_table import plural
 
+    hold_for_writing(atlas_path)
     atlas = load_atlas(str(atlas_path))
+    if test_embedder := _test_embedder():
+        atlas.use_embedder(test_embedder)
     corpus = read_inputs(paths, **read_options)
     embeddings = load_vectors(embeddings_path) if embeddings_path is not None else None
     added = atlas.add(corpus, embeddings=embeddings, cache=EmbeddingCache(cache_dir), show_progress=True)
@@ -415,6 +451,7 @@ def export(atlas_path: str, fmt: str | None, out: Path) -> None:
         raise PaperatlasError(f"{out}: the file name should end in .{fmt} for --format {fmt}")
     from paperatlas.export.tables import paper_table
 
+    _note_renames(atlas.corpus.metadata_columns())
     write_table(paper_table(atlas), out)
     click.echo(f"wrote {len(atlas)} papers to {out}", err=True)
 
@@ -590,6 +627,7 @@ def upgrade(atlas_path: Path) -> None:
     """Rewrite ATLAS in the current format (an older one is migrated when it is loaded)."""
     from paperatlas.store import FORMAT_VERSION
 
+    hold_for_writing(atlas_path)
     atlas = load_atlas(str(atlas_path))
     atlas.save(atlas_path)
     click.echo(f"wrote {atlas_path} as atlas format {FORMAT_VERSION}", err=True)
@@ -600,16 +638,18 @@ def upgrade(atlas_path: Path) -> None:
 @handle_errors
 def verify(atlas_path: Path) -> None:
     """Check every byte of ATLAS against its manifest (a load checks sizes and sampled blocks)."""
+    from paperatlas.atlas_saves import read_snapshot
     from paperatlas.store import verify_atlas
 
-    manifest = verify_atlas(atlas_path)
+    manifest = read_snapshot(atlas_path, verify_atlas)
     total = sum(entry.get("bytes", 0) for entry in manifest.get("files", {}).values())
     click.echo(f"{atlas_path}: all {len(manifest.get('files', {}))} files match the manifest "
                f"({total / 1e6:,.1f} MB); {manifest['corpus']['papers']} papers match the corpus hash", err=True)
 
 
 def _test_embedder():
-    """FakeEmbedder when PAPERATLAS_FAKE_EMBEDDER=1 (tests of the servers), else None: the atlas's own model."""
+    """FakeEmbedder when PAPERATLAS_FAKE_EMBEDDER=1 (tests of the servers, build and add), else None: the atlas's own
+    model (or, in build, the one --model names)."""
     import os
 
     if os.environ.get("PAPERATLAS_FAKE_EMBEDDER") != "1":

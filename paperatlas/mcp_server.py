@@ -12,6 +12,10 @@ A result comes back as JSON text content, and as structured content
 ``{"result": ...}`` (the SDK's convention for results that are not objects).
 Bad arguments and library errors come back as tool errors (``isError``) with
 the message, so the calling model can correct itself; the server keeps serving.
+Arguments over the limits of :mod:`paperatlas.limits` (text 10,000 characters,
+100 ids, ids 200 characters, k 1,000, 1 MB of JSON) are refused before any work.
+Calls run side by side on worker threads (:mod:`paperatlas.server_threads`): an id,
+title or topic call does not wait behind a text query being embedded.
 
 Built on the low-level server of the official MCP Python SDK (``mcp`` 2.x, the
 optional ``mcp`` extra). Only the protocol goes to stdout; logs go to stderr.
@@ -23,12 +27,13 @@ import contextlib
 import json
 import logging
 import sys
-import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from paperatlas._version import __version__
 from paperatlas.errors import PaperatlasError
+from paperatlas.limits import MAX_ID_CHARS, cut_message, echo
+from paperatlas.server_threads import share_between_threads
 from paperatlas.tool import TOOL_NAMES, call_tool, tool_schema
 
 if TYPE_CHECKING:
@@ -36,6 +41,10 @@ if TYPE_CHECKING:
     from paperatlas.embed import Embedder
 
 SERVER_NAME = "paperatlas"
+WORKER_THREADS = 8
+"""Calls answered at once (more wait for a free worker)."""
+TEXT_WORKER_THREADS = 2
+"""Of those, text queries (which embed their text, one at a time): the rest never wait behind them."""
 MISSING_EXTRA = "the MCP server needs the 'mcp' extra: pip install 'paperatlas[mcp]'"
 
 logger = logging.getLogger("paperatlas.mcp")
@@ -63,9 +72,19 @@ def _result_text(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False)
 
 
+def may_embed(atlas: Atlas, name: str, arguments: Any) -> bool:
+    """Whether a call may embed text (a slow step): a find_similar_papers string query that is no paper id."""
+    if name != "find_similar_papers" or not isinstance(arguments, dict):
+        return False
+    query = arguments.get("query")
+    return (isinstance(query, str) and arguments.get("by") != "id"
+            and (len(query) > MAX_ID_CHARS or query not in atlas.corpus))
+
+
 def build_server(atlas: Atlas):
     """A low-level ``mcp.server.Server`` that serves ``atlas``'s tools (not yet running)."""
     _require_mcp()
+    import anyio
     import anyio.to_thread
     import mcp.types as types
     from mcp.server import Server
@@ -83,15 +102,17 @@ def build_server(atlas: Atlas):
                 ),
             )
         )
-    # One call at a time: the atlas (and its lazily loaded embedder) is not meant for concurrent use.
-    lock = threading.Lock()
+    # Calls run side by side (read-only atlas); text embedding takes its own lock.
+    share_between_threads(atlas)
+    workers = anyio.CapacityLimiter(WORKER_THREADS - TEXT_WORKER_THREADS)
+    text_workers = anyio.CapacityLimiter(TEXT_WORKER_THREADS)
 
     def run(name: str, arguments: Any) -> Any:
-        with lock:
-            return call_tool(atlas, name, arguments)  # validates with validate_arguments first
+        return call_tool(atlas, name, arguments)  # checks limits and schema first
 
     def error_result(message: str):
-        return types.CallToolResult(content=[types.TextContent(type="text", text=message)], is_error=True)
+        text = cut_message(message)
+        return types.CallToolResult(content=[types.TextContent(type="text", text=text)], is_error=True)
 
     async def on_list_tools(ctx: Any, params: Any) -> Any:
         return types.ListToolsResult(tools=list(tools))
@@ -100,14 +121,15 @@ def build_server(atlas: Atlas):
         name = params.name
         try:
             # Off the event loop, so a slow first query (model loading) does not stall the transport.
-            value = await anyio.to_thread.run_sync(run, name, params.arguments)
+            lane = text_workers if may_embed(atlas, name, params.arguments) else workers
+            value = await anyio.to_thread.run_sync(run, name, params.arguments, limiter=lane)
             text = _result_text(value)
         except PaperatlasError as exc:
-            logger.info("tool %s failed: %s", name, exc)
+            logger.info("tool %s failed: %s", echo(name, 60), cut_message(str(exc), 300))
             return error_result(str(exc))
         except Exception as exc:  # a bug, not the caller's fault: report it and keep serving
-            logger.exception("tool %s raised an unexpected error", name)
-            return error_result(f"internal error in {name}: {type(exc).__name__}: {exc}")
+            logger.exception("tool %s raised an unexpected error", echo(name, 60))
+            return error_result(f"internal error in {echo(name, 60)}: {type(exc).__name__}: {exc}")
         return types.CallToolResult(
             content=[types.TextContent(type="text", text=text)],
             structured_content={"result": value},

@@ -103,7 +103,7 @@ class SearchResults(list):
         frame["why"] = frame["why"].map(", ".join)
         note = f" ({escape(self.note)})" if self.note else ""
         return (f"<p><b>{plural(len(self), 'paper')} like</b> {escape(self.query.get('description', ''))}{note}</p>"
-                + frame.to_html(index=False))
+                + frame.to_html(index=False, escape=True))  # every cell escaped
 
 
 def snippet(abstract: str, width: int = SNIPPET_CHARS) -> str:
@@ -128,9 +128,21 @@ def _vector_of_rows(atlas: Atlas, positive: list[int], negative: list[int]) -> n
     if negative:
         vector = vector - NEGATIVE_WEIGHT * np.asarray(atlas.embeddings[negative]).mean(axis=0)
     norm = float(np.linalg.norm(vector))
+    if not np.isfinite(norm):
+        raise _damaged_vector_error(atlas, [*positive, *negative])
     if norm < 1e-6:
         raise SearchError("the positive and negative papers cancel out; nothing is left to search for")
     return (vector / norm).astype(np.float32)
+
+
+def _damaged_vector_error(atlas: Atlas, rows: Sequence[int]) -> PaperatlasError:
+    """The error for a stored vector that is not finite (an atlas damaged after its checksums were
+    updated): names the first such paper; ``paperatlas verify`` checks every vector."""
+    from paperatlas.store import AtlasFormatError
+
+    bad = next((row for row in rows if not np.isfinite(np.asarray(atlas.embeddings[row])).all()), rows[0])
+    return AtlasFormatError(f"the stored vector of paper {atlas.corpus[bad].id!r} (row {bad}) is not finite: the "
+                            "atlas is damaged (`paperatlas verify` checks every vector)")
 
 
 def _rows_of_ids(atlas: Atlas, ids: Sequence[str], role: str) -> list[int]:
@@ -246,6 +258,8 @@ def resolve_query(atlas: Atlas, query: str | Sequence[str], by: str, negative: S
             if negative_rows:
                 vector = vector - NEGATIVE_WEIGHT * np.asarray(atlas.embeddings[negative_rows]).mean(axis=0)
                 vector = (vector / max(float(np.linalg.norm(vector)), 1e-6)).astype(np.float32)
+                if not np.isfinite(vector).all():
+                    raise _damaged_vector_error(atlas, negative_rows)
             return ResolvedQuery(vector, (), explainer.counts(text), f"text {cut(' '.join(text.split()), 80)!r}",
                                  text)
     terms: Counter = Counter()
@@ -339,6 +353,52 @@ def _scores_at_least(atlas: Atlas, vector: np.ndarray, min_score: float) -> np.n
     return mask
 
 
+def _is_whole(value: object) -> bool:
+    return isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_))
+
+
+def _ids_or_text(value: object) -> bool:
+    """A string, or a list/tuple of strings."""
+    return isinstance(value, str) or (isinstance(value, (list, tuple)) and all(isinstance(v, str) for v in value))
+
+
+def _shown(value: object) -> str:
+    """A value for an error message: its type, and its text when short."""
+    text = repr(value)
+    return f"{type(value).__name__} {text}" if len(text) <= 40 else type(value).__name__
+
+
+def check_arguments(query: object, k: object, *, by: object = "auto", negative: object = (), topic: object = None,
+                    layer: object = 0, date_from: object = None, date_to: object = None,
+                    exclude_query: object = None, mode: object = DEFAULT_MODE, min_score: object = None) -> None:
+    """Check the types and ranges of :func:`find_similar_papers`' arguments; a :class:`SearchError`
+    names the first wrong one."""
+    if not _ids_or_text(query):
+        raise SearchError(f"query must be text (a phrase, a paper id or a title) or a list of paper ids, "
+                          f"not {_shown(query)}")
+    if not _is_whole(k) or k < 1:
+        raise SearchError(f"k must be a whole number of at least 1, not {_shown(k)}")
+    if not isinstance(by, str) or by not in QUERY_KINDS:
+        raise SearchError(f"by must be one of {', '.join(QUERY_KINDS)}, not {_shown(by)}")
+    if not _ids_or_text(negative):
+        raise SearchError(f"negative must be a paper id or a list of paper ids, not {_shown(negative)}")
+    if topic is not None and not (isinstance(topic, str) or _is_whole(topic)):
+        raise SearchError(f"topic must be a topic id (a whole number) or a topic name, not {_shown(topic)}")
+    if not _is_whole(layer) or layer < 0:
+        raise SearchError(f"layer must be a whole number of at least 0, not {_shown(layer)}")
+    for name, value in (("date_from", date_from), ("date_to", date_to)):
+        if value is not None and not isinstance(value, str):
+            raise SearchError(f"{name} must be a date as text (YYYY-MM-DD), not {_shown(value)}")
+    if exclude_query is not None and not isinstance(exclude_query, bool):
+        raise SearchError(f"exclude_query must be true, false or None, not {_shown(exclude_query)}")
+    if not isinstance(mode, str) or mode not in SEARCH_MODES:
+        raise SearchError(f"unknown search mode {_shown(mode)}; mode must be one of {', '.join(SEARCH_MODES)}")
+    if min_score is not None and (isinstance(min_score, (bool, np.bool_))
+                                  or not isinstance(min_score, (int, float, np.number))
+                                  or not -1.0 <= float(min_score) <= 1.0):
+        raise SearchError(f"min_score must be a number from -1 to 1, not {_shown(min_score)}")
+
+
 def find_similar_papers(
     atlas: Atlas,
     query: str | Sequence[str],
@@ -388,13 +448,8 @@ def find_similar_papers(
         than k papers passed the filters. Text longer than the model's window is truncated
         by the model.
     """
-    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
-        raise SearchError(f"k must be a whole number of at least 1, not {k!r}")
-    if mode not in SEARCH_MODES:
-        raise SearchError(f"unknown search mode {mode!r}; choose one of {', '.join(SEARCH_MODES)}")
-    if min_score is not None and (isinstance(min_score, bool) or not isinstance(min_score, (int, float, np.number))
-                                  or not -1.0 <= float(min_score) <= 1.0):
-        raise SearchError(f"min_score must be a number from -1 to 1, not {min_score!r}")
+    check_arguments(query, k, by=by, negative=negative, topic=topic, layer=layer, date_from=date_from,
+                    date_to=date_to, exclude_query=exclude_query, mode=mode, min_score=min_score)
     resolved = resolve_query(atlas, query, by, negative)
     if exclude_query is None:
         exclude_query = bool(resolved.rows)
@@ -405,6 +460,8 @@ def find_similar_papers(
     labels, names = paper_topics(atlas, layer)
     explainer = atlas.search_state.terms.for_query(resolved.terms)
     hits = []
+    if not all(np.isfinite(score) for _, score in pairs):
+        raise _damaged_vector_error(atlas, [row for row, score in pairs if not np.isfinite(score)])
     for (row, score), paper in zip(pairs, atlas.corpus.papers([row for row, _ in pairs])):
         topic_id = int(labels[row]) if labels is not None else None
         hits.append(

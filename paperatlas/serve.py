@@ -14,18 +14,22 @@ with their "why" terms, and abstracts on demand. The API (all ``GET``, JSON):
 
 Read-only (other methods get 405), bound to 127.0.0.1 unless told otherwise;
 a bad parameter gets a 4xx answer ``{"error": ..., "parameter": ...}`` and the
-server keeps serving. The atlas and its model load once, at start. Built on
+server keeps serving. The limits of :mod:`paperatlas.limits` hold (``q`` at most
+10,000 characters, an id 200: 400 beyond; a URL over 1 MB: 414); requests run side
+by side, text queries on their own workers, so id and topic requests never queue
+behind an embedding. The atlas and its model load once, at start. Built on
 Starlette and uvicorn (the ``serve`` extra).
 """
 
 from __future__ import annotations
 
 import logging
-import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from paperatlas.errors import PaperatlasError
+from paperatlas.limits import MAX_ARGUMENT_BYTES, MAX_ID_CHARS, MAX_QUERY_CHARS, cut_message, echo
+from paperatlas.server_threads import share_between_threads
 
 if TYPE_CHECKING:
     from paperatlas.atlas import Atlas
@@ -33,6 +37,12 @@ if TYPE_CHECKING:
 
 MISSING_EXTRA = "paperatlas serve needs the 'serve' extra: pip install 'paperatlas[serve]'"
 MAX_K = 200
+WORKER_THREADS = 8
+"""Requests answered at once; :data:`TEXT_WORKER_THREADS` of them for text queries."""
+TEXT_WORKER_THREADS = 2
+SERVER_OPTIONS = {"h11_max_incomplete_event_size": MAX_ARGUMENT_BYTES + 65_536}
+"""uvicorn settings: a request line may carry up to 1 MB (a 10,000-character query, URL-encoded),
+so a long query gets the API's error, not a reset connection."""
 LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1")
 
 logger = logging.getLogger("paperatlas.serve")
@@ -62,10 +72,15 @@ def _whole(params: Any, name: str, default: int, low: int, high: int) -> int:
     try:
         value = int(raw)
     except ValueError:
-        raise ApiError(f"{name} must be a whole number, got {raw!r}", name) from None
+        raise ApiError(f"{name} must be a whole number, got {echo(raw, 40)}", name) from None
     if not low <= value <= high:
         raise ApiError(f"{name} must be from {low} to {high}, got {value}", name)
     return value
+
+
+def _check_id(paper_id: str) -> None:
+    if len(paper_id) > MAX_ID_CHARS:
+        raise ApiError(f"id is {len(paper_id):,} characters long; ids are at most {MAX_ID_CHARS}", "id")
 
 
 def _score(raw: str) -> float:
@@ -81,26 +96,23 @@ def _score(raw: str) -> float:
 class AtlasApi:
     """The API's answers for one loaded atlas, as plain JSON-able values (no HTTP here).
 
-    Queries run one at a time (a lock): the atlas's search code is not shared
-    between threads, and one query takes milliseconds.
+    Safe to call from several threads (:func:`paperatlas.server_threads.share_between_threads`):
+    the atlas is only read, and text embedding takes its own lock.
     """
 
     def __init__(self, atlas: Atlas) -> None:
         self.atlas = atlas
-        self._lock = threading.Lock()
+        self._embedder = share_between_threads(atlas)
         topics = atlas.topics  # read-only here: the names per layer are looked up once
         self._names = [topics.names_at(layer) for layer in range(topics.n_layers)] if topics is not None else []
 
     def warm(self) -> None:
         """Load what queries need now, not on the first request: the model (when the atlas names one)
         and the lexical index."""
-        state = self.atlas.search_state
-        state.terms, state.title_rows, state.lexical  # noqa: B018 - built on first access
-        if not state.has_embedder():
-            try:
-                state.embedder(self.atlas.model)
-            except PaperatlasError as error:  # e.g. vectors from elsewhere, no model named
-                logger.warning("text queries are off: %s", error)
+        try:
+            self._embedder.load()
+        except PaperatlasError as error:  # e.g. vectors from elsewhere, no model named
+            logger.warning("text queries are off: %s", error)
 
     def similar(self, params: Any) -> dict[str, Any]:
         from paperatlas.search import DEFAULT_MODE, SEARCH_MODES
@@ -114,36 +126,39 @@ class AtlasApi:
         if mode not in SEARCH_MODES:
             raise ApiError(f"mode must be one of {', '.join(SEARCH_MODES)}, not {mode[:40]!r}", "mode")
         if paper_id is not None:
+            _check_id(paper_id)
             if paper_id not in self.atlas.corpus:
-                raise ApiError(f"unknown paper id {paper_id!r}", "id", 404)
+                raise ApiError(f"unknown paper id {echo(paper_id)}", "id", 404)
             arguments = {"query": paper_id, "k": k, "by": "id", "mode": mode}
         else:
             if not text.strip():
                 raise ApiError("q must not be empty", "q")
+            if len(text) > MAX_QUERY_CHARS:
+                raise ApiError(f"q is {len(text):,} characters long; at most {MAX_QUERY_CHARS:,} are taken "
+                               "(the model reads only the first few hundred words)", "q")
             arguments = {"query": text, "k": k, "by": "text", "mode": mode}
         if params.get("min_score") is not None:
             arguments["min_score"] = _score(params.get("min_score"))
-        with self._lock:
-            try:
-                found = call_tool(self.atlas, "find_similar_papers", arguments)
-            except PaperatlasError as error:
-                raise ApiError(str(error), "id" if paper_id is not None else "q") from None
+        try:
+            found = call_tool(self.atlas, "find_similar_papers", arguments)
+        except PaperatlasError as error:
+            raise ApiError(str(error), "id" if paper_id is not None else "q") from None
         return {"query": text if paper_id is None else paper_id, "by": arguments["by"], "k": k, "mode": mode,
                 "note": found["note"], "results": found["results"]}
 
     def paper(self, paper_id: str) -> dict[str, Any]:
         from paperatlas.tool import get_paper
 
+        _check_id(paper_id)
         if paper_id not in self.atlas.corpus:
-            raise ApiError(f"unknown paper id {paper_id!r}", "id", 404)
-        with self._lock:
-            record = get_paper(self.atlas, paper_id)
-            if self._names:
-                labels = self.atlas.topics.labels[self.atlas.corpus.row(paper_id)]
-                record["topic_path"] = [
-                    {"layer": layer, "topic_id": int(tid), "name": names.get(int(tid)) if tid >= 0 else None}
-                    for layer, (tid, names) in enumerate(zip(labels, self._names))
-                ]
+            raise ApiError(f"unknown paper id {echo(paper_id)}", "id", 404)
+        record = get_paper(self.atlas, paper_id)
+        if self._names:
+            labels = self.atlas.topics.labels[self.atlas.corpus.row(paper_id)]
+            record["topic_path"] = [
+                {"layer": layer, "topic_id": int(tid), "name": names.get(int(tid)) if tid >= 0 else None}
+                for layer, (tid, names) in enumerate(zip(labels, self._names))
+            ]
         return record
 
     def topics(self, params: Any) -> dict[str, Any]:
@@ -153,13 +168,14 @@ class AtlasApi:
             raise ApiError("this atlas has no topics", "layer", 404)
         layers = len(self._names)
         layer = _whole(params, "layer", 0, 0, layers - 1)
-        with self._lock:
-            return {"layer": layer, "layers": layers, "topics": list_topics(self.atlas, layer)}
+        return {"layer": layer, "layers": layers, "topics": list_topics(self.atlas, layer)}
 
 
 def create_app(atlas: Atlas, *, title: str = "paperatlas topic map"):
     """The Starlette app serving ``atlas``: the map page at ``/`` and the JSON API under ``/api/``."""
     _require_serve()
+    import anyio
+    import anyio.to_thread
     from starlette.applications import Starlette
     from starlette.exceptions import HTTPException
     from starlette.requests import Request
@@ -175,25 +191,33 @@ def create_app(atlas: Atlas, *, title: str = "paperatlas topic map"):
     headers = {"Content-Security-Policy": SERVED_CONTENT_SECURITY_POLICY, "X-Content-Type-Options": "nosniff",
                "Cache-Control": "no-store"}
 
-    def answer(function, *args: Any) -> JSONResponse:
+    workers = anyio.CapacityLimiter(WORKER_THREADS - TEXT_WORKER_THREADS)
+    text_workers = anyio.CapacityLimiter(TEXT_WORKER_THREADS)  # text queries wait here, not in front of the rest
+
+    async def answer(request: Request, function, *args: Any, lane: Any = workers) -> JSONResponse:
         try:
-            return JSONResponse(function(*args), headers={"Cache-Control": "no-store"})
+            if len(request.url.path) + len(request.url.query) > MAX_ARGUMENT_BYTES:
+                raise ApiError(f"the request is over {MAX_ARGUMENT_BYTES:,} characters long", None, 414)
+            value = await anyio.to_thread.run_sync(function, *args, limiter=lane)
+            return JSONResponse(value, headers={"Cache-Control": "no-store"})
         except ApiError as error:
-            return JSONResponse({"error": str(error), "parameter": error.parameter}, status_code=error.status)
+            return JSONResponse({"error": cut_message(str(error)), "parameter": error.parameter},
+                                status_code=error.status)
         except PaperatlasError as error:
-            return JSONResponse({"error": str(error), "parameter": None}, status_code=400)
+            return JSONResponse({"error": cut_message(str(error)), "parameter": None}, status_code=400)
 
     async def index(request: Request) -> HTMLResponse:
         return HTMLResponse(page, headers=headers)
 
-    def similar(request: Request) -> JSONResponse:
-        return answer(api.similar, request.query_params)
+    async def similar(request: Request) -> JSONResponse:
+        lane = text_workers if request.query_params.get("q") is not None else workers
+        return await answer(request, api.similar, request.query_params, lane=lane)
 
-    def paper(request: Request) -> JSONResponse:
-        return answer(api.paper, request.path_params["paper_id"])
+    async def paper(request: Request) -> JSONResponse:
+        return await answer(request, api.paper, request.path_params["paper_id"])
 
-    def topics(request: Request) -> JSONResponse:
-        return answer(api.topics, request.query_params)
+    async def topics(request: Request) -> JSONResponse:
+        return await answer(request, api.topics, request.query_params)
 
     async def http_error(request: Request, error: HTTPException) -> JSONResponse:
         message = {404: "no such page", 405: "read-only: only GET is served"}.get(error.status_code, str(error.detail))
@@ -236,4 +260,4 @@ def serve(
     app = create_app(atlas, title=f"paperatlas: {Path(atlas_path).name}")
     if host not in LOCAL_HOSTS:
         logger.warning("serving on %s: other machines can reach this atlas (read-only)", host)
-    uvicorn.run(app, host=host, port=port, log_level="warning")
+    uvicorn.run(app, host=host, port=port, log_level="warning", **SERVER_OPTIONS)

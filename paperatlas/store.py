@@ -17,10 +17,14 @@ model, and each file's sha256. The artefacts:
   ``search_titles.parquet`` (normalised titles), read on first use.
 
 A save writes a sibling temporary folder, then swaps it in with renames, so a
-crash or Ctrl-C leaves the previous atlas intact. Loading verifies the format
+crash or Ctrl-C leaves the previous atlas intact. :meth:`Atlas.save` holds the atlas's writer
+lock meanwhile, and a crash between the renames is undone by the next load or save
+(:mod:`paperatlas.atlas_saves`). Loading verifies the format
 version, every file's size, and the sha256 of each file up to 16 MiB (of 64
 sampled blocks for larger ones), so opening a million-paper atlas reads no
 vector; :func:`verify_atlas` (``paperatlas verify``) checks every byte.
+The manifest must list exactly the files its format requires (:func:`required_files`),
+each a plain name inside the folder, so it cannot switch these checks off.
 Formats 1 and 2 are read too (format 1 is migrated: it lacks the search state).
 """
 
@@ -135,7 +139,8 @@ def _fsync_folder(folder: Path) -> None:
 
 
 def write_atlas_folder(path: str | Path, writers: dict[str, Callable[[Path], None]], manifest: dict[str, Any]) -> None:
-    """Write files (name → writer of that path) and the manifest, replacing ``path`` atomically."""
+    """Write files (name → writer of that path) and the manifest, replacing ``path`` atomically.
+    The caller holds the atlas's writer lock (:func:`paperatlas.atlas_saves.saving`)."""
     target = Path(path)
     if target.exists() and not target.is_dir():
         raise PaperatlasError(f"{target} exists and is not a folder")
@@ -151,7 +156,7 @@ def write_atlas_folder(path: str | Path, writers: dict[str, Callable[[Path], Non
         for name, write in writers.items():
             write(staging / name)
             files[name] = file_entry(staging / name)
-        body = dict(manifest, format=FORMAT_NAME, format_version=FORMAT_VERSION, files=files)
+        body = dict(manifest, format=FORMAT_NAME, format_version=FORMAT_VERSION, files=files, save_id=token)
         with open(staging / MANIFEST, "w", encoding="utf-8") as handle:
             json.dump(body, handle, indent=2, sort_keys=True)
             handle.write("\n")
@@ -169,8 +174,6 @@ def write_atlas_folder(path: str | Path, writers: dict[str, Callable[[Path], Non
             os.rename(retired, target)
         raise
     shutil.rmtree(retired, ignore_errors=True)
-    for leftover in target.parent.glob(f".{target.name}.saving-*"):
-        shutil.rmtree(leftover, ignore_errors=True)  # from saves that were killed
 
 
 def read_manifest(path: str | Path, verify: bool = True) -> dict[str, Any]:
@@ -183,23 +186,133 @@ def read_manifest(path: str | Path, verify: bool = True) -> dict[str, Any]:
     manifest_path = folder / MANIFEST
     if not manifest_path.exists():
         raise AtlasFormatError(f"{folder}: not an atlas ({MANIFEST} is missing)")
-    try:
-        manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise AtlasFormatError(f"{manifest_path}: corrupted manifest ({exc})") from None
-    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT_NAME:
-        raise AtlasFormatError(f"{manifest_path}: not a paperatlas manifest")
+    manifest = _parse_manifest(manifest_path)
     version = manifest.get("format_version")
-    if version not in READABLE_VERSIONS:
+    if isinstance(version, bool) or version not in READABLE_VERSIONS:
         raise AtlasFormatError(
             f"{manifest_path}: atlas format version {version!r} is not supported "
             f"(this paperatlas reads versions {', '.join(map(str, READABLE_VERSIONS))}); "
             "rebuild the atlas with `paperatlas build`"
         )
+    check_manifest(manifest, manifest_path)
     if verify:
-        for name in manifest.get("files", {}):
+        for name in manifest["files"]:
             _verify(folder, manifest, name)
     return manifest
+
+
+MAX_MANIFEST_BYTES = 64 << 20
+"""A manifest is a few kB (its named topics and settings at most a few MB); a larger one is refused unread."""
+
+
+def _parse_manifest(manifest_path: Path) -> dict[str, Any]:
+    """The manifest's JSON object; any unreadable, damaged or hostile file is an :class:`AtlasFormatError`."""
+    import stat
+
+    try:
+        mode = os.lstat(manifest_path).st_mode
+        if not stat.S_ISREG(mode):
+            raise AtlasFormatError(f"{manifest_path}: not a plain file")
+        if os.lstat(manifest_path).st_size > MAX_MANIFEST_BYTES:
+            raise AtlasFormatError(f"{manifest_path}: over {MAX_MANIFEST_BYTES >> 20} MiB; not a paperatlas manifest")
+        manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+    except (ValueError, OSError) as exc:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
+        raise AtlasFormatError(f"{manifest_path}: corrupted manifest ({exc})") from None
+    except RecursionError:
+        raise AtlasFormatError(f"{manifest_path}: corrupted manifest (nested too deeply)") from None
+    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT_NAME:
+        raise AtlasFormatError(f"{manifest_path}: not a paperatlas manifest")
+    return manifest
+
+
+INDEX_FILE_KINDS = ("exact", "ivf", "hnsw")
+"""Index kinds an atlas records; every kind but ``exact`` keeps a FAISS structure in ``index.faiss``."""
+
+
+def required_files(manifest: dict[str, Any]) -> set[str]:
+    """The files an atlas of this manifest's format version must hold, by what it holds (topics
+    and their map, a lexical index, the index kind): the manifest must list exactly these."""
+    version = manifest["format_version"]
+    topics, search = manifest.get("topics"), manifest.get("search")
+    if version in (1, 2):  # papers in Parquet, a flat copy of the vectors in index.faiss
+        files = {LEGACY_PAPERS, VECTORS, INDEX}
+        if search is not None:
+            files |= {SEARCH_TERMS, SEARCH_TITLES}
+        if topics:
+            files |= {TOPICS, ASSIGNMENTS}
+        return files
+    files = {PAPERS, PAPER_IDS, VECTORS, SEARCH_TERMS, SEARCH_TITLES}
+    if manifest["index"]["kind"] != "exact":
+        files.add(INDEX)
+    if "lexical" in search:
+        files |= {*LEXICAL_ARRAYS.values(), LEXICAL_WORDS}
+    if topics:
+        files |= {TOPICS, TOPIC_LABELS, TOPIC_PROBABILITIES}
+        if topics.get("map", True):
+            files.add(MAP_XY)
+    return files
+
+
+def _plain_name(name: object) -> bool:
+    """A file name inside the folder: no separator, no ``..``, not absolute, nothing odd."""
+    return (isinstance(name, str) and name not in ("", ".", "..") and "/" not in name and "\\" not in name
+            and "\0" not in name and not os.path.isabs(name))
+
+
+def _is_count(value: object, least: int = 0) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= least
+
+
+def _is_sha256(value: object) -> bool:
+    return isinstance(value, str) and len(value) == 64 and all(c in "0123456789abcdef" for c in value)
+
+
+def check_manifest(manifest: dict[str, Any], manifest_path: Path) -> None:
+    """Check the manifest's structure before anything it names is opened: corpus, model, index,
+    topics and search entries of the right types, and ``files`` listing exactly the files the
+    format requires (:func:`required_files`), each a plain name with its size and sha256.
+    The manifest cannot switch its own checks off: a missing or empty ``files`` is refused."""
+
+    def bad(what: str) -> AtlasFormatError:
+        return AtlasFormatError(f"{manifest_path}: {what}")
+
+    corpus, model, index = manifest.get("corpus"), manifest.get("model"), manifest.get("index", {"kind": "exact"})
+    if not isinstance(corpus, dict) or not _is_count(corpus.get("papers")) or not _is_sha256(corpus.get("content_hash")):
+        raise bad("no valid 'corpus' entry (papers and content_hash)")
+    json_columns = corpus.get("json_columns", manifest.get("json_columns", []))
+    if not isinstance(json_columns, list) or not all(isinstance(c, str) for c in json_columns):
+        raise bad("'json_columns' must be a list of column names")
+    if not isinstance(model, dict) or not isinstance(model.get("id"), str) or not _is_count(model.get("dimension"), 1):
+        raise bad("no valid 'model' entry (id and dimension)")
+    if not isinstance(index, dict) or index.get("kind", "exact") not in INDEX_FILE_KINDS:
+        raise bad(f"'index' must name a kind: {', '.join(INDEX_FILE_KINDS)}")
+    manifest["index"] = {"kind": "exact", **index}
+    topics = manifest.get("topics")
+    if topics is not None and not (isinstance(topics, dict) and _is_count(topics.get("layers"), 1)):
+        raise bad("'topics' must be null or an entry with a number of layers")
+    search = manifest.get("search")
+    if manifest["format_version"] >= 3 and search is None:
+        raise bad(f"no 'search' entry (format {manifest['format_version']} saves the search state)")
+    if search is not None and not (isinstance(search, dict) and _is_count(search.get("documents"))
+                                   and _is_count(search.get("buckets"), 1)):
+        raise bad("'search' must be an entry with documents and buckets")
+    files = manifest.get("files")
+    if not isinstance(files, dict) or not files:
+        raise bad("no 'files' entry listing the atlas's files with their checksums")
+    for name in files:
+        if not _plain_name(name):
+            raise bad(f"lists {name!r}, which is not a plain file name inside the atlas folder")
+    required = required_files(manifest)
+    if missing := sorted(required - set(files)):
+        raise bad(f"does not list {', '.join(missing)}, which an atlas of format {manifest['format_version']} "
+                  "like this one holds")
+    if extra := sorted(set(files) - required):
+        raise bad(f"lists {', '.join(map(repr, extra))}, which an atlas of format {manifest['format_version']} "
+                  "like this one does not hold")
+    for name, entry in files.items():
+        if not (isinstance(entry, dict) and _is_count(entry.get("bytes")) and _is_sha256(entry.get("sha256"))
+                and ("sampled_sha256" not in entry or _is_sha256(entry["sampled_sha256"]))):
+            raise bad(f"the entry of {name} must give its bytes and sha256")
 
 
 # papers ----------------------------------------------------------------------
@@ -302,10 +415,10 @@ def read_papers(folder: Path, manifest: dict[str, Any]) -> Corpus:
         raise AtlasFormatError(f"{folder}: {PAPERS} holds {table.num_rows} papers; the manifest says {n}")
 
     def ids_in_order() -> np.ndarray:
-        order = np.load(_verify(folder, manifest, PAPER_IDS), allow_pickle=False)
-        if order.shape != (n,) or order.dtype != np.int64:
-            raise AtlasFormatError(f"{folder}: {PAPER_IDS} has shape {order.shape}; expected ({n},) int64")
-        return order
+        _verify(folder, manifest, PAPER_IDS)  # again: the folder may have been replaced since the load
+        return np.array(_array(folder, PAPER_IDS, (n,), np.int64))
+
+    _array(folder, PAPER_IDS, (n,), np.int64)  # its header now: a damaged one fails the load, not a query
 
     return Corpus.from_arrow(table, json_columns, id_order=ids_in_order)
 
@@ -338,7 +451,7 @@ def read_vectors(folder: Path, manifest: dict[str, Any], model: ModelInfo, n: in
     """The index over the vectors (memory-mapped, read-only), checked against the model and paper count."""
     from paperatlas.index import PaperIndex
 
-    vectors = np.load(folder / VECTORS, mmap_mode="r", allow_pickle=False)
+    vectors = read_npy(folder / VECTORS)
     if vectors.dtype != np.float32 or vectors.ndim != 2 or vectors.shape != (n, model.dimension):
         raise AtlasFormatError(
             f"{folder}: embeddings of shape {vectors.shape} do not match {n} papers of the manifest's "
@@ -394,7 +507,7 @@ def read_topics(folder: Path, manifest: dict[str, Any], corpus: Corpus) -> Topic
     from paperatlas.cluster.topic_model import TopicModel
 
     entry = manifest["topics"]
-    topics = pq.ParquetFile(folder / TOPICS).read()  # read_table would import pandas
+    topics = _topic_table(folder / TOPICS)
     layers, n = int(entry["layers"]), len(corpus)
     row_of: dict[str, int] | None = None
     if ASSIGNMENTS in manifest.get("files", {}):  # formats 1-2
@@ -441,10 +554,63 @@ def read_topics(folder: Path, manifest: dict[str, Any], corpus: Corpus) -> Topic
 
 def _array(folder: Path, name: str, shape: tuple[int, ...], dtype) -> np.ndarray:
     """A saved ``.npy`` array, memory-mapped, checked for shape and type."""
-    array = np.load(folder / name, mmap_mode="r", allow_pickle=False)
+    array = read_npy(folder / name)
     if array.shape != shape or array.dtype != dtype:
         raise AtlasFormatError(f"{folder / name}: {array.dtype} array of shape {array.shape}; expected {shape} {np.dtype(dtype)}")
     return array
+
+
+def read_npy(file: Path) -> np.ndarray:
+    """A saved ``.npy`` array, memory-mapped (only its header is read); a damaged header or an
+    array of Python objects is an :class:`AtlasFormatError` naming the file."""
+    try:
+        return np.load(file, mmap_mode="r", allow_pickle=False)
+    except Exception as exc:  # numpy raises ValueError, SyntaxError, tokenize errors... on a damaged header
+        raise AtlasFormatError(f"{file}: not a readable .npy array ({type(exc).__name__}: {exc})") from None
+
+
+UNIT_TOLERANCE = 1e-2
+"""A stored vector's squared norm may differ from 1 by this much (they are saved normalised)."""
+
+
+def check_unit_rows(vectors: np.ndarray, file: Path, corpus: Corpus | None = None, chunk: int = 65_536) -> None:
+    """Refuse vectors that are not finite unit rows (NaN, infinite, zero or scaled), naming the first
+    such row (and its paper); read in chunks, so memory-mapped vectors are streamed."""
+    for start in range(0, len(vectors), chunk):
+        block = np.asarray(vectors[start:start + chunk], dtype=np.float32)
+        with np.errstate(all="ignore"):
+            squared = np.einsum("ij,ij->i", block, block)
+        bad = np.flatnonzero(~(np.abs(squared - 1.0) <= UNIT_TOLERANCE))  # NaN fails every comparison
+        if bad.size:
+            row = start + int(bad[0])
+            finite = bool(np.isfinite(block[bad[0]]).all())
+            what = f"norm {float(np.sqrt(squared[bad[0]])):.3g}" if finite else "NaN or infinite values"
+            paper = f" (paper {corpus[row].id!r})" if corpus is not None else ""
+            raise AtlasFormatError(f"{file}: row {row}{paper} has {what}; every vector must be finite and of "
+                                   f"unit length")
+
+
+TOPIC_TYPES = {"layer": "integer", "topic_id": "integer", "size": "integer", "parent": "integer", "name": "string",
+               "keyterms": "list", "keyterm_scores": "list", "exemplars": "list"}
+
+
+def _topic_table(file: Path):
+    """``topics.parquet`` as an Arrow table, checked for the columns and types of ``TOPIC_COLUMNS``."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    try:
+        table = pq.ParquetFile(file).read()  # read_table would import pandas
+    except (pa.ArrowException, OSError, ValueError) as exc:
+        raise AtlasFormatError(f"{file}: not a readable Parquet file ({exc})") from None
+    kinds = {"integer": pa.types.is_integer, "string": lambda t: pa.types.is_string(t) or pa.types.is_large_string(t),
+             "list": lambda t: pa.types.is_list(t) or pa.types.is_large_list(t)}
+    for column, kind in TOPIC_TYPES.items():
+        if column not in table.column_names:
+            raise AtlasFormatError(f"{file}: no {column!r} column")
+        if not kinds[kind](table.schema.field(column).type) or table.column(column).null_count:
+            raise AtlasFormatError(f"{file}: the {column!r} column must hold {kind}s, without gaps")
+    return table
 
 
 def _names_by_layer(topics, layers: int) -> dict[int, dict[int, str]]:
@@ -507,7 +673,7 @@ def read_saved_topics(path: str | Path) -> SavedTopics:
     else:
         _verify(folder, manifest, TOPIC_LABELS)
         labels = np.array(_array(folder, TOPIC_LABELS, (len(ids), layers), np.int64))
-    names = _names_by_layer(pq.ParquetFile(_verify(folder, manifest, TOPICS)).read(), layers)
+    names = _names_by_layer(_topic_table(_verify(folder, manifest, TOPICS)), layers)
     return SavedTopics(ids, [title or "" for title in titles], labels, names)
 
 
@@ -547,15 +713,20 @@ def read_search_state(folder: Path, manifest: dict[str, Any], corpus: Corpus) ->
     from paperatlas.why import N_BUCKETS, TermAnalyzer, TermStats
 
     def terms() -> TermStats:
-        frequency = np.load(_verify(folder, manifest, SEARCH_TERMS), allow_pickle=False)
+        frequency = np.asarray(read_npy(_verify(folder, manifest, SEARCH_TERMS)))
         if frequency.shape != (N_BUCKETS,) or int(entry["buckets"]) != N_BUCKETS:
             raise AtlasFormatError(f"{folder}: {SEARCH_TERMS} has shape {frequency.shape}, expected ({N_BUCKETS},)")
         return TermStats(TermAnalyzer.from_json(entry["analyzer"]), frequency.astype(np.int32), int(entry["documents"]))
 
     def titles() -> list[str]:
+        import pyarrow as pa
         import pyarrow.parquet as pq
 
-        keys = pq.ParquetFile(_verify(folder, manifest, SEARCH_TITLES)).read().column("title_key").to_pylist()
+        file = _verify(folder, manifest, SEARCH_TITLES)
+        try:
+            keys = pq.ParquetFile(file).read().column("title_key").to_pylist()
+        except (pa.ArrowException, OSError, KeyError, ValueError) as exc:
+            raise AtlasFormatError(f"{file}: no readable title_key column ({exc})") from None
         if len(keys) != n:
             raise AtlasFormatError(f"{folder}: {SEARCH_TITLES} has {len(keys)} titles for {n} papers")
         return keys
@@ -563,9 +734,11 @@ def read_search_state(folder: Path, manifest: dict[str, Any], corpus: Corpus) ->
     def lexical():
         from paperatlas.lexical import LexicalIndex
 
-        arrays = {name: np.load(_verify(folder, manifest, file), mmap_mode="r", allow_pickle=False)
-                  for name, file in LEXICAL_ARRAYS.items()}
-        words = json.loads(_verify(folder, manifest, LEXICAL_WORDS).read_text(encoding="utf-8"))
+        arrays = {name: read_npy(_verify(folder, manifest, file)) for name, file in LEXICAL_ARRAYS.items()}
+        try:
+            words = json.loads(_verify(folder, manifest, LEXICAL_WORDS).read_text(encoding="utf-8"))
+        except (ValueError, RecursionError) as exc:
+            raise AtlasFormatError(f"{folder / LEXICAL_WORDS}: not readable JSON ({exc})") from None
         try:
             index = LexicalIndex.from_arrays(entry["lexical"], arrays, words)
         except (KeyError, TypeError, ValueError, PaperatlasError) as exc:
@@ -574,6 +747,8 @@ def read_search_state(folder: Path, manifest: dict[str, Any], corpus: Corpus) ->
             raise AtlasFormatError(f"{folder}: the lexical index has {index.documents} papers for {n}")
         return index
 
+    for file in (SEARCH_TERMS, *(LEXICAL_ARRAYS.values() if "lexical" in entry else ())):
+        read_npy(folder / file)  # the headers now (cheap): a damaged one fails the load, not a query
     if "lexical" not in entry:  # saved before the lexical index existed: built on first use
         return SearchState(terms, titles, _announced(lexical_of(corpus), folder))
     return SearchState(terms, titles, lexical)
@@ -646,8 +821,10 @@ def read_atlas(path: str | Path) -> AtlasParts:
             raise ValueError(f"model {model.id!r} is recorded with backend {recorded!r}")
         corpus = read_papers(folder, manifest)
         index = read_vectors(folder, manifest, model, len(corpus))
+        if manifest["files"][VECTORS]["bytes"] <= QUICK_HASH_BYTES:  # read whole for its checksum already
+            check_unit_rows(index.vectors(), folder / VECTORS, corpus)
         topics = read_topics(folder, manifest, corpus) if manifest.get("topics") else None
-    except (KeyError, TypeError, ValueError, OSError) as exc:
+    except (KeyError, IndexError, TypeError, ValueError, AttributeError, NotImplementedError, OSError) as exc:
         raise AtlasFormatError(f"{folder}: unreadable atlas ({type(exc).__name__}: {exc})") from None
     if manifest.get("search") is None:
         state = _migrated_search_state(folder, corpus, manifest)
@@ -672,32 +849,54 @@ def _migrated_search_state(folder: Path, corpus: Corpus, manifest: dict[str, Any
 def _verify(folder: Path, manifest: dict[str, Any], name: str, full: bool = False) -> Path:
     """Check one file against the manifest: its size, and its sha256 (of sampled blocks only for
     files above ``QUICK_HASH_BYTES``, unless ``full``)."""
-    entry = manifest.get("files", {}).get(name)
-    file = folder / name
-    if entry is None or not file.exists():
+    import stat
+
+    entry = manifest["files"].get(name) if _plain_name(name) else None
+    file = folder / str(name)
+    try:
+        status = os.lstat(file) if entry is not None else None
+    except FileNotFoundError:
+        status = None
+    except OSError as exc:
+        raise AtlasFormatError(f"{file}: unreadable ({exc.strerror})") from None
+    if status is None:
         raise AtlasFormatError(f"{file}: missing from the atlas")
-    if "bytes" in entry and file.stat().st_size != entry["bytes"]:
-        raise AtlasFormatError(f"{file}: corrupted ({file.stat().st_size} bytes; the manifest says {entry['bytes']})")
-    if not full and "sampled_sha256" in entry:
-        matches = sampled_sha256(file) == entry["sampled_sha256"]
-    else:
-        matches = sha256_file(file) == entry.get("sha256")
+    if not stat.S_ISREG(status.st_mode):  # a folder, a link (perhaps to outside the atlas), a device...
+        raise AtlasFormatError(f"{file}: not a plain file")
+    if status.st_size != entry["bytes"]:
+        raise AtlasFormatError(f"{file}: corrupted ({status.st_size} bytes; the manifest says {entry['bytes']})")
+    try:
+        if not full and "sampled_sha256" in entry:
+            matches = sampled_sha256(file) == entry["sampled_sha256"]
+        else:
+            matches = sha256_file(file) == entry["sha256"]
+    except OSError as exc:
+        raise AtlasFormatError(f"{file}: unreadable ({exc.strerror})") from None
     if not matches:
         raise AtlasFormatError(f"{file}: corrupted (checksum does not match the manifest)")
     return file
 
 
 def verify_atlas(path: str | Path) -> dict[str, Any]:
-    """Check every file of an atlas in full (sha256 of each, then the papers against the corpus hash).
+    """Check every file of an atlas in full: the sha256 of each, every check of a load, the papers
+    against the corpus hash, every vector (finite, unit length) and the parts a query reads later.
 
-    Loading checks large files by size and sampled blocks only; this reads everything.
+    Loading checks large files by size and sampled blocks only (and the vectors' norms only up
+    to ``QUICK_HASH_BYTES``); this reads everything.
     Returns the manifest; raises :class:`AtlasFormatError` at the first mismatch.
     """
     folder = Path(path)
     manifest = read_manifest(folder, verify=False)
-    for name in manifest.get("files", {}):
+    for name in manifest["files"]:
         _verify(folder, manifest, name, full=True)
-    corpus = read_papers(folder, manifest)
-    if corpus_hash(corpus) != manifest["corpus"]["content_hash"]:
+    parts = read_atlas(folder)  # every check of a load: shapes, headers, tables
+    if corpus_hash(parts.corpus) != manifest["corpus"]["content_hash"]:
         raise AtlasFormatError(f"{folder}: papers do not match the manifest's corpus hash")
+    check_unit_rows(parts.index.vectors(), folder / VECTORS, parts.corpus)  # every row, at any size
+    if len(parts.corpus):
+        parts.corpus.row(parts.corpus[0].id)  # reads the id order
+    state = parts.search_state
+    state.terms, state.title_keys  # what the first query would read
+    if "lexical" in (manifest.get("search") or {}):
+        state.lexical
     return manifest

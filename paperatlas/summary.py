@@ -25,6 +25,8 @@ def atlas_summary(atlas: Atlas, path: str | Path) -> dict[str, Any]:
     if sampled:
         checks.append(f"sampled checksums of {plural(sampled, 'file')} over {QUICK_HASH_BYTES >> 20} MiB")
     checks.append("row counts agree")  # papers, vectors and topics: one row a paper in each
+    if files["embeddings.npy"]["bytes"] <= QUICK_HASH_BYTES:  # larger ones: `paperatlas verify`
+        checks.append("vectors finite and of unit length")
     return dict(
         atlas.info(),
         dates={"first": dates[0] if dates else None, "last": dates[-1] if dates else None,

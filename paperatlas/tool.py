@@ -33,8 +33,12 @@ def get_paper(atlas: Atlas, paper_id: str) -> dict[str, Any]:
     Args:
         paper_id: the paper's id, as returned by find_similar_papers or list_topics, or one of its aliases.
     """
+    if not isinstance(paper_id, str):
+        raise ToolArgumentError(f"paper_id must be a string, not {type(paper_id).__name__}")
     if paper_id not in atlas.corpus:
-        raise PaperatlasError(f"unknown paper id {paper_id!r}")
+        from paperatlas.limits import echo
+
+        raise PaperatlasError(f"unknown paper id {echo(paper_id)}")
     row = atlas.corpus.row(paper_id)
     paper = atlas.corpus[row]
     from paperatlas.export.tables import jsonable
@@ -185,20 +189,26 @@ def validate_arguments(name: str, arguments: Any) -> dict[str, Any]:
     """Parsed, schema-checked arguments (a dict or a JSON object string)."""
     import jsonschema
 
+    from paperatlas.limits import ECHO_CHARS, check_argument_text, check_call, echo
+
     if name not in TOOL_NAMES:
-        raise ToolArgumentError(f"unknown tool {name!r}; tools: {', '.join(TOOL_NAMES)}")
+        raise ToolArgumentError(f"unknown tool {echo(name)}; tools: {', '.join(TOOL_NAMES)}")
     if isinstance(arguments, str):
+        check_argument_text(arguments)
         try:
             arguments = json.loads(arguments or "{}")
         except json.JSONDecodeError as exc:
             raise ToolArgumentError(f"arguments are not valid JSON ({exc.msg})") from None
     if arguments is None:
         arguments = {}
+    check_call(name, arguments)  # sizes first (paperatlas.limits), so nothing large is worked on
     try:
         jsonschema.validate(arguments, tool_schema(name)["parameters"])
     except jsonschema.ValidationError as exc:
         where = "/".join(str(part) for part in exc.absolute_path) or "arguments"
-        raise ToolArgumentError(f"invalid arguments for {name}: {where}: {exc.message}") from None
+        message = (exc.message if len(exc.message) <= 2 * ECHO_CHARS  # else it repeats a long input: cut it
+                   else f"{echo(exc.instance)} does not match {exc.validator} {echo(exc.validator_value, 60)}")
+        raise ToolArgumentError(f"invalid arguments for {name}: {where}: {message}") from None
     return dict(arguments)
 
 

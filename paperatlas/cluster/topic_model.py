@@ -214,5 +214,5 @@ class TopicModel:
         frame["keyterms"] = frame["keyterms"].map(lambda terms: ", ".join(terms[:6]))
         return (
             f"<p><b>{len(frame)} topics</b> in {self.n_layers} layers; "
-            f"{self.noise_share(0):.0%} of papers unassigned (noise)</p>" + frame.to_html(index=False)
+            f"{self.noise_share(0):.0%} of papers unassigned (noise)</p>" + frame.to_html(index=False, escape=True)
         )

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any, Iterator
 
 from paperatlas.corpus.dates import parse_date
 from paperatlas.corpus.model import ALIASES, PAPER_COLUMNS, as_aliases, normalise_title
-from paperatlas.corpus.records import FieldNames
+from paperatlas.corpus.records import FieldNames, short_text, source_list, whole_number
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -71,8 +71,12 @@ def batches(path: Path, fmt: str, fields: FieldNames) -> Iterator[pa.RecordBatch
 
             handle = pq.ParquetFile(str(path))
             _check_types(handle.schema_arrow, fields)
-            yield from handle.iter_batches(batch_size=65_536)
+            for batch in handle.iter_batches(batch_size=65_536):
+                batch.validate(full=True)  # invalid UTF-8 in a string column: the row reader refuses the file
+                yield batch
             return
+        if fmt == "jsonl":
+            _refuse_deep_lines(path)
         stream = pa.input_stream(str(path), compression="detect")
         if fmt == "jsonl":
             import pyarrow.json as pj
@@ -83,8 +87,31 @@ def batches(path: Path, fmt: str, fields: FieldNames) -> Iterator[pa.RecordBatch
         _check_types(reader.schema, fields)
         for batch in reader:
             _check_types(batch.schema, fields)
+            batch.validate(full=True)  # Arrow's JSON parser passes invalid UTF-8 through; the row reader names the line
             yield batch
     except (pa.ArrowException, OSError, UnicodeDecodeError) as exc:
+        raise NotColumnar(str(exc)) from None
+
+
+def _refuse_deep_lines(path: Path) -> None:
+    """:class:`NotColumnar` when a line nests deeper than ``MAX_DEPTH`` (Arrow's JSON parser recurses without
+    a limit and crashes the process on 100,000 ``[``; the row reader refuses such a line by number) or
+    escapes a lone surrogate (Arrow stores some as invalid UTF-8; the row reader replaces them)."""
+    import gzip
+    import zlib
+
+    from paperatlas.corpus.jsontext import LONE_SURROGATE_ESCAPE, MAX_DEPTH, nesting
+
+    opener = gzip.open if open(path, "rb").read(2) == b"\x1f\x8b" else open
+    try:
+        with opener(path, "rb") as handle:
+            for line in handle:
+                if line.count(b"[") + line.count(b"{") > MAX_DEPTH and \
+                        nesting(line.decode("utf-8", "replace")) > MAX_DEPTH:
+                    raise NotColumnar("nested too deeply")
+                if b"\\u" in line and LONE_SURROGATE_ESCAPE.search(line):
+                    raise NotColumnar("a lone surrogate")
+    except (OSError, EOFError, zlib.error) as exc:  # a damaged gzip stream: the row reader words it
         raise NotColumnar(str(exc)) from None
 
 
@@ -140,35 +167,24 @@ def _optional_text(array):
 
 
 def _upvotes(array):
+    """``(int64 upvotes, upvotes_text or None per row)``, as :func:`paperatlas.corpus.records.whole_number`
+    and ``paper_from_fields`` read them: an unreadable value is null, its text kept."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
     if pa.types.is_integer(array.type):
-        return pc.cast(array, pa.int64())
-    if pa.types.is_floating(array.type):
-        finite = pc.is_finite(array)
-        return pc.cast(pc.trunc(pc.if_else(finite, array, None)), pa.int64())
-
-    def as_int(value):
-        try:
-            return None if value in (None, "") else int(float(value))
-        except (TypeError, ValueError, OverflowError):
-            return None
-
-    return pa.array(_by_unique(pc.cast(array, pa.string()).to_pylist(), as_int), pa.int64())
+        return pc.cast(array, pa.int64()), [None] * len(array)
+    values = array.to_pylist()
+    numbers = _by_unique(values, whole_number)
+    texts = [None if value in (None, "") or number is not None else short_text(value)
+             for value, number in zip(values, numbers)]
+    return pa.array(numbers, pa.int64()), texts
 
 
 def _sources(array, source: str):
     import pyarrow as pa
 
-    def one(value):
-        if isinstance(value, str) and value.startswith("["):
-            value = json.loads(value)
-        if isinstance(value, (list, tuple)) and value:
-            return [str(item) for item in value]
-        return [source]
-
-    return pa.array([one(value) for value in array.to_pylist()], pa.list_(pa.string()))
+    return pa.array([source_list(value) or [source] for value in array.to_pylist()], pa.list_(pa.string()))
 
 
 def _aliases(array):
@@ -222,13 +238,14 @@ def paper_columns(batch, source: str, fields: FieldNames) -> tuple[pa.Table, lis
     date_text = [None if value in (None, "") or parsed is not None else str(value)
                  for value, parsed in zip(date_values, dates)]
 
+    upvotes, upvotes_text = _upvotes(_column(batch, "upvotes")) if "upvotes" in batch.schema.names \
+        else (pa.nulls(n, pa.int64()), [None])
     columns: dict[str, Any] = {
         "id": ids,
         "title": title,
         "abstract": abstract,
         "date": pa.array(dates, pa.string()),
-        "upvotes": _upvotes(_column(batch, "upvotes")) if "upvotes" in batch.schema.names
-        else pa.nulls(n, pa.int64()),
+        "upvotes": upvotes,
         "byline": _optional_text(_column(batch, "byline")),
         "url": _optional_text(_column(batch, "url")),
         "arxiv_id": arxiv_id,
@@ -248,6 +265,8 @@ def paper_columns(batch, source: str, fields: FieldNames) -> tuple[pa.Table, lis
         columns[name] = values
     if any(value is not None for value in date_text):
         columns["date_text"] = pa.array(date_text, pa.string())
+    if any(value is not None for value in upvotes_text):
+        columns["upvotes_text"] = pa.array(upvotes_text, pa.string())
     return pa.table(columns), skipped, keys
 
 
@@ -273,9 +292,11 @@ def jsonl_line_numbers(path: Path, rows: list[int]) -> dict[int, int]:
 
 
 def _needs_json(values: list[Any]) -> bool:
-    present = [v for v in values if v is not None and not (isinstance(v, float) and v != v)]
+    present = [v for v in values if v is not None]  # NaN counts: a float among text needs JSON
     if any(isinstance(v, (list, tuple, dict)) for v in present):
         return True
+    if any(type(v) is int and not -(2**63) <= v < 2**63 for v in present):
+        return True  # beyond Arrow's int64: JSON text keeps it
     return len({type(v) for v in present}) > 1
 
 

@@ -38,9 +38,16 @@ def parse_date(value: object) -> str | None:
     if value is None:
         return None
     if hasattr(value, "strftime"):
-        return value.strftime("%Y-%m-%d")  # type: ignore[union-attr]
-    text = str(value).strip()
-    if not text:
+        try:
+            return value.strftime("%Y-%m-%d")  # type: ignore[union-attr]
+        except (ValueError, OverflowError):
+            return None
+    try:
+        text = str(value).strip()
+    except ValueError:  # an int of over 4,300 digits
+        return None
+    if not text or len(text) > 100:  # no date is spelled in more
+        return None
         return None
     match = _ISO.match(text)
     if match:

@@ -50,14 +50,15 @@ def normalise_title(title: str) -> str:
 
 
 def content_hash(title: str, abstract: str) -> str:
-    """A stable hash of the text that gets embedded (title and abstract)."""
-    payload = f"{clean_text(title)}\n{clean_text(abstract)}".encode("utf-8")
+    """A stable hash of the text that gets embedded (title and abstract); a lone surrogate (which the
+    readers replace with U+FFFD, but a Paper made in code may hold) is hashed, not refused."""
+    payload = f"{clean_text(title)}\n{clean_text(abstract)}".encode("utf-8", "surrogatepass")
     return hashlib.sha256(payload).hexdigest()[:24]
 
 
 def title_id(title: str) -> str:
     """A stable id for a paper that has none: derived from its normalised title."""
-    return "t-" + hashlib.sha256(normalise_title(title).encode("utf-8")).hexdigest()[:12]
+    return "t-" + hashlib.sha256(normalise_title(title).encode("utf-8", "surrogatepass")).hexdigest()[:12]
 
 
 @dataclass(frozen=True)
@@ -134,16 +135,27 @@ def _as_sources(value: Any) -> tuple[str, ...]:
     if isinstance(value, str):
         text = value.strip()
         if text.startswith("["):
-            return tuple(json.loads(text))
+            names = json.loads(text)
+            if not isinstance(names, list):
+                raise TypeError("not a list")
+            return tuple(str(name) for name in names)
         return tuple(part for part in text.split("|") if part)
     return tuple(str(part) for part in value)
+
+
+def _safe_sources(value: Any) -> tuple[str, ...]:
+    """A ``sources`` value as read from a table; text that is not a JSON list is kept as one source."""
+    try:
+        return _as_sources(value)
+    except (ValueError, RecursionError, TypeError):
+        return (str(value),)
 
 
 def as_aliases(value: Any) -> tuple[str, ...]:
     """An ``aliases`` value as read from a table: a list, JSON list text or ``a|b`` text; missing is ``()``."""
     try:
         names = _as_sources(value)
-    except (json.JSONDecodeError, TypeError):
+    except (ValueError, RecursionError, TypeError):
         raise PaperatlasError(f"aliases must be a list of paper ids, not {str(value)[:60]!r}") from None
     return tuple(dict.fromkeys(str(name).strip() for name in names if str(name).strip()))
 
@@ -169,7 +181,7 @@ def paper_from_record(record: Mapping[str, Any]) -> Paper:
         byline=known.get("byline"),
         url=known.get("url"),
         arxiv_id=known.get("arxiv_id"),
-        sources=_as_sources(record.get("sources")),
+        sources=_safe_sources(record.get("sources")),
         content_hash=known.get("content_hash") or "",
         metadata=metadata,
         aliases=as_aliases(record.get(ALIASES)),
@@ -415,9 +427,11 @@ class Corpus(Sequence[Paper]):
 
     def to_jsonl(self, path) -> None:
         """Write one JSON object a paper (the flat record), UTF-8."""
+        from paperatlas.corpus.jsontext import json_line
+
         with open(path, "w", encoding="utf-8") as handle:
             for paper in self:
-                handle.write(json.dumps(paper.to_record(), ensure_ascii=False) + "\n")
+                handle.write(json_line(paper.to_record()) + "\n")
 
 
 class _Texts(Sequence[str]):

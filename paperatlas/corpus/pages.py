@@ -21,12 +21,15 @@ from pathlib import Path
 
 from paperatlas.corpus.dates import MONTHS, iso_date
 from paperatlas.corpus.model import Paper, clean_text, title_id
+from paperatlas.corpus.records import short_text
 from paperatlas.errors import InputError
 
 _DATE_LINE = re.compile(
     r"^(?P<month>" + "|".join(MONTHS) + r") (?P<day>\d{1,2})(?:, (?P<year>\d{4}))?(?: (?P<votes>\d+))?$"
 )
 _AUTHORS = re.compile(r"^•?\s*(\d+) authors?$")
+_VOTE_DIGITS = 18
+"""Upvote counts of more digits do not fit 64 bits: the paper keeps them as ``upvotes_text``."""
 _SEPARATOR = "·"
 _SUBSCRIBE = "Subscribe"
 
@@ -48,6 +51,7 @@ class PageDate:
     day: int
     year: int | None
     votes: int | None
+    votes_text: str | None = None  # the count as written when it is too large to keep (over 18 digits)
 
 
 def parse_date_line(text: str) -> PageDate | None:
@@ -56,11 +60,13 @@ def parse_date_line(text: str) -> PageDate | None:
         return None
     year = match.group("year")
     votes = match.group("votes")
+    readable = votes is not None and len(votes) <= _VOTE_DIGITS
     return PageDate(
         month=MONTHS[match.group("month")],
         day=int(match.group("day")),
         year=int(year) if year else None,
-        votes=int(votes) if votes else None,
+        votes=int(votes) if readable else None,
+        votes_text=None if votes is None or readable else short_text(votes),
     )
 
 
@@ -75,7 +81,7 @@ def _numbered_lines(text: str) -> list[tuple[int, str]]:
 
 def _byline(text: str) -> str:
     match = _AUTHORS.match(text)
-    if match:
+    if match and len(match.group(1)) <= _VOTE_DIGITS:
         count = int(match.group(1))
         return f"{count} author" if count == 1 else f"{count} authors"
     return text
@@ -161,6 +167,8 @@ def read_page(path: Path, text: str, source: str, year: int | None = None) -> li
             parsed = parse_date_line(entry.date_text)
             assert parsed is not None  # checked by the layout parser
             upvotes = parsed.votes
+            if parsed.votes_text is not None:
+                metadata["upvotes_text"] = parsed.votes_text
             the_year = parsed.year or resolved_year
             if the_year is not None:
                 date = iso_date(the_year, parsed.month, parsed.day)

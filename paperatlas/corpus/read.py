@@ -54,6 +54,8 @@ class ReadReport:
     papers: int = 0
     merges: list[Merge] = field(default_factory=list)
     kept_apart: int = 0
+    repaired: list[str] = field(default_factory=list)
+    """``file:line`` of each entry whose lone surrogates (``"\\ud800"``) were replaced with U+FFFD."""
 
     @property
     def entries(self) -> int:
@@ -67,6 +69,9 @@ class ReadReport:
         )
         if self.kept_apart:
             text += f"; kept {self.kept_apart} papers with a shared title apart"
+        if self.repaired:
+            count = len(self.repaired)
+            text += f"; replaced lone surrogates with U+FFFD in {count} entr{'y' if count == 1 else 'ies'}"
         if self.ignored_files:
             text += f"; ignored {len(self.ignored_files)} files of unknown type"
         return text
@@ -125,8 +130,9 @@ def _read_file(path: Path, fmt: str, fields: FieldNames, page_year: int | None, 
         report.files[source] = len(found)
         yield from (paper for _, paper in found)
         return
+    repaired: list[int] = []
     if fmt in ("jsonl", "arxiv"):
-        rows = jsonl_rows(path)
+        rows = jsonl_rows(path, repaired)
     elif fmt == "csv":
         rows = csv_rows(path, required)
     elif fmt == "parquet":
@@ -147,6 +153,7 @@ def _read_file(path: Path, fmt: str, fields: FieldNames, page_year: int | None, 
         except SkipEntry as why:
             report.skipped.append(f"{source}:{number}: {why}")
     report.files[source] = count
+    report.repaired += [f"{source}:{number}" for number in repaired]
     if count == 0:
         raise InputError(path, "no entries found")
     if count == len([s for s in report.skipped if s.startswith(f"{source}:")]):

@@ -24,27 +24,52 @@ class SkipEntry(Exception):
     """An entry that cannot become a paper (for example an empty abstract)."""
 
 
+def _absent(value: Any) -> bool:
+    """A field value that says nothing: missing, empty text or NaN (JSON ``NaN``, an empty table cell)."""
+    return value is None or (isinstance(value, str) and value == "") or (isinstance(value, float) and value != value)
+
+
 def _text(value: Any) -> str:
     if value is None:
         return ""
     if isinstance(value, float) and value != value:  # NaN from a table
         return ""
-    return clean_text(str(value))
+    return clean_text(safe_str(value))
 
 
-def _optional_int(value: Any) -> int | None:
+INT64_MAX = 2**63 - 1
+
+
+def whole_number(value: Any) -> int | None:
+    """An upvote count as an int: ``None`` for a missing value and for one that is not a finite number
+    within 64-bit range (``1e19``, ``Infinity``, ``"1e400"``, 5,000 digits, ``true``); fractions are truncated."""
+    if value is None or value == "" or isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value if -INT64_MAX <= value <= INT64_MAX else None
     try:
-        return None if value in (None, "") else int(float(value))
+        number = float(value if isinstance(value, float) else str(value)[:400])
     except (TypeError, ValueError):
         return None
+    if number != number or abs(number) >= 2.0**63:  # NaN, infinite or out of range
+        return None
+    return int(number)
+
+
+def source_list(value: Any) -> list[str] | None:
+    """The ``sources`` of an input record: a list, or JSON list text; ``None`` when it is neither."""
+    if isinstance(value, str) and value.startswith("["):
+        try:
+            value = json.loads(value)
+        except (ValueError, RecursionError):
+            return None
+    if isinstance(value, (list, tuple)) and value:
+        return [safe_str(item) for item in value]
+    return None
 
 
 def _sources(value: Any, source: str) -> tuple[str, ...]:
-    if isinstance(value, str) and value.startswith("["):
-        value = json.loads(value)
-    if isinstance(value, (list, tuple)) and value:
-        return tuple(str(item) for item in value)
-    return (source,)
+    return tuple(source_list(value) or (source,))
 
 
 def paper_from_fields(record: Mapping[str, Any], source: str, names: FieldNames) -> Paper:
@@ -60,15 +85,15 @@ def paper_from_fields(record: Mapping[str, Any], source: str, names: FieldNames)
         raise SkipEntry(f"empty abstract (field {names.abstract!r})")
     used = {names.title, names.abstract, names.id, names.date, "content_hash", "sources", ALIASES}
     used.update(PAPER_COLUMNS)
-    metadata = {
-        key: value
-        for key, value in record.items()
-        if key not in used and value is not None and value != ""
-    }
+    metadata = {key: value for key, value in record.items() if key not in used and not _absent(value)}
     raw_date = record.get(names.date)
     date = parse_date(raw_date)
     if raw_date not in (None, "") and date is None:
-        metadata["date_text"] = str(raw_date)
+        metadata["date_text"] = safe_str(raw_date)
+    raw_upvotes = record.get("upvotes")
+    upvotes = whole_number(raw_upvotes)
+    if raw_upvotes not in (None, "") and upvotes is None:
+        metadata["upvotes_text"] = short_text(raw_upvotes)
     raw_id = _text(record.get(names.id))
     arxiv_id = _text(record.get("arxiv_id")) or None
     return Paper(
@@ -76,7 +101,7 @@ def paper_from_fields(record: Mapping[str, Any], source: str, names: FieldNames)
         title=title,
         abstract=abstract,
         date=date,
-        upvotes=_optional_int(record.get("upvotes")),
+        upvotes=upvotes,
         byline=_text(record.get("byline")) or None,
         url=_text(record.get("url")) or None,
         arxiv_id=arxiv_id,
@@ -84,6 +109,24 @@ def paper_from_fields(record: Mapping[str, Any], source: str, names: FieldNames)
         metadata=metadata,
         aliases=as_aliases(record.get(ALIASES)),
     )
+
+
+def safe_str(value: Any) -> str:
+    """``str(value)``, also for an int too long for Python to print (over 4,300 digits)."""
+    try:
+        return str(value)
+    except ValueError:
+        return f"(a number of about {int(value.bit_length() * 0.30103)} digits)"
+
+
+UPVOTES_TEXT_CHARS = 100
+"""An unreadable ``upvotes`` value is kept as ``upvotes_text``, cut to this many characters."""
+
+
+def short_text(value: Any) -> str:
+    """``str(value)`` cut to :data:`UPVOTES_TEXT_CHARS` characters (``…`` marks a cut)."""
+    text = safe_str(value)
+    return text if len(text) <= UPVOTES_TEXT_CHARS else text[:UPVOTES_TEXT_CHARS - 1] + "…"
 
 
 def is_arxiv_record(record: Mapping[str, Any]) -> bool:
@@ -94,8 +137,8 @@ def is_arxiv_record(record: Mapping[str, Any]) -> bool:
 
 
 def _first_version_date(record: Mapping[str, Any]) -> str | None:
-    versions = record.get("versions") or []
-    if versions and isinstance(versions[0], Mapping):
+    versions = record.get("versions")
+    if isinstance(versions, list) and versions and isinstance(versions[0], Mapping):
         return parse_date(versions[0].get("created"))
     return None
 
@@ -121,9 +164,11 @@ def paper_from_arxiv(record: Mapping[str, Any], source: str) -> Paper:
     arxiv_id = _text(record.get("id"))
     count = _author_count(record)
     keep = ("categories", "authors", "doi", "journal-ref", "comments", "license", "update_date")
-    metadata = {key: record[key] for key in keep if record.get(key) not in (None, "")}
+    metadata = {key: record[key] for key in keep if not _absent(record.get(key))}
     if isinstance(metadata.get("authors"), str):
         metadata["authors"] = _text(metadata["authors"])
+        if not metadata["authors"]:
+            del metadata["authors"]
     return Paper(
         id=arxiv_id,
         title=title,

@@ -14,6 +14,7 @@ from typing import Sequence
 import numpy as np
 
 from paperatlas.embed.base import Embedder
+from paperatlas.embed.cut import cut_text
 from paperatlas.errors import PaperatlasError
 
 CACHE_ENV = "PAPERATLAS_CACHE_DIR"
@@ -133,7 +134,7 @@ def embed_with_cache(
         by_hash: dict[str, np.ndarray] = {}
         try:
             for start in range(0, len(rows), EMBED_CHUNK):
-                fresh = embedder.encode([texts[row] for row in rows[start:start + EMBED_CHUNK]])
+                fresh = embedder.encode([cut_text(texts[row]) for row in rows[start:start + EMBED_CHUNK]])
                 if cache is not None:
                     cache.put(embedder.model_id, keys[start:start + EMBED_CHUNK], fresh)
                 by_hash.update(zip(keys[start:start + EMBED_CHUNK], fresh))

@@ -3,7 +3,7 @@
 Nothing is downloaded: ``HF_HUB_OFFLINE`` is set to 1 unless the user set it,
 so a model name must already be in the local Hugging Face cache, or be a path.
 Texts longer than the model's window (256 word pieces for MiniLM) are
-truncated by the model.
+truncated by the model, after a cut to 20,000 characters (:mod:`paperatlas.embed.cut`).
 
 Backends: ``torch`` (sentence-transformers' own ``encode``; on a GPU, fp16 with
 large length-sorted batches and tokenisation overlapped with the forward pass),
@@ -23,6 +23,7 @@ from typing import Iterator, Sequence
 import numpy as np
 
 from paperatlas.embed.base import BACKENDS, Embedder, ModelInfo, split_backend, unit_rows
+from paperatlas.embed.cut import cut_text
 from paperatlas.errors import PaperatlasError
 from paperatlas.threads import one_thread
 
@@ -145,6 +146,7 @@ class SentenceTransformerEmbedder:
     def encode(self, texts: Sequence[str], *, show_progress_bar: bool = False) -> np.ndarray:
         model = self._load()
         self.calls += len(texts)
+        texts = [cut_text(text) for text in texts]  # tokenising all of a huge text is slow, and the model reads its start
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32)
         if self._forward is not None:

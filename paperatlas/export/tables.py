@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -18,6 +19,37 @@ if TYPE_CHECKING:
 NOT_EXPORTED = ("content_hash",)
 """Paper fields the paper table leaves out."""
 NOISE_NAME = "(noise)"
+INPUT_PREFIX = "input_"
+"""An input column named like a computed one (``x``, ``topic_id``, ...) is exported as ``input_<name>``."""
+_COMPUTED = re.compile(r"^(topic_id|topic_name|x|y|neighbours|abstract|layer_\d+|layer_\d+_name)$")
+
+
+def is_computed_name(name: str) -> bool:
+    """Whether the paper table computes a column of this name (``x``, ``y``, ``topic_id``, ``layer_2_name``, ...)."""
+    return bool(_COMPUTED.match(str(name)))
+
+
+def input_renames(columns) -> dict[str, str]:
+    """``{input column: name it is exported under}`` for the input columns named like computed ones:
+    the computed columns win, the input's are kept as ``input_<name>`` (more ``input_`` while taken)."""
+    taken = set(map(str, columns))
+    renames: dict[str, str] = {}
+    for name in columns:
+        if is_computed_name(name):
+            new = INPUT_PREFIX + str(name)
+            while new in taken or is_computed_name(new):
+                new = INPUT_PREFIX + new
+            taken.add(new)
+            renames[name] = new
+    return renames
+
+
+def describe_renames(renames: dict[str, str]) -> str:
+    """One line naming the renamed input columns, for stderr."""
+    pairs = ", ".join(f"{old!r} as {new!r}" for old, new in renames.items())
+    word = "column" if len(renames) == 1 else "columns"
+    return (f"input {word} named like computed ones: the computed values win; the input's are kept "
+            f"under another name in exports ({pairs})")
 
 
 def paper_table(atlas: Atlas, neighbours: int = 0) -> pd.DataFrame:
@@ -25,10 +57,13 @@ def paper_table(atlas: Atlas, neighbours: int = 0) -> pd.DataFrame:
     and ``layer_<n>_name`` for each layer, the other paper fields and metadata columns, abstract.
 
     With ``neighbours > 0`` a ``neighbours`` column lists each paper's nearest paper ids.
+    Input columns named like computed ones never overwrite them: they come as ``input_<name>``
+    (:func:`input_renames`).
     """
     frame = atlas.corpus.to_frame()
     table = frame[["id", "title", "date"]].copy()
     metadata = [c for c in frame.columns if c not in table.columns and c not in (*NOT_EXPORTED, "abstract")]
+    renames = input_renames(metadata)
     topics = atlas.topics
     if topics is not None:
         labels, names = topics.labels_at(0), topics.names_at(0)
@@ -43,7 +78,7 @@ def paper_table(atlas: Atlas, neighbours: int = 0) -> pd.DataFrame:
     else:
         table["topic_id"], table["topic_name"], table["x"], table["y"] = -1, None, np.nan, np.nan
     for column in metadata:
-        table[column] = frame[column]
+        table[renames.get(column, column)] = frame[column]
     table["abstract"] = frame["abstract"]
     if neighbours > 0:
         ids = np.array(atlas.corpus.ids, dtype=object)
@@ -158,9 +193,11 @@ def write_frame(frame, out: str | Path) -> None:
     elif suffix == ".json":
         out.write_text(json.dumps(frame_records(frame), ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
     else:
+        from paperatlas.corpus.jsontext import json_line
+
         with open(out, "w", encoding="utf-8") as handle:
             for record in frame_records(frame):
-                handle.write(json.dumps(record, ensure_ascii=False) + "\n")
+                handle.write(json_line(record) + "\n")
 
 
 def write_papers(corpus, out: str | Path) -> None:
@@ -181,6 +218,8 @@ def write_papers(corpus, out: str | Path) -> None:
 
         pq.write_table(table, out)
         return
+    from paperatlas.corpus.jsontext import json_line
+
     with open(out, "w", encoding="utf-8") as handle:
         for batch in table.to_batches(max_chunksize=16_384):
-            handle.writelines(json.dumps(record, ensure_ascii=False) + "\n" for record in batch.to_pylist())
+            handle.writelines(json_line(record) + "\n" for record in batch.to_pylist())
