@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Sequence
 
 from paperatlas.errors import PaperatlasError
+from paperatlas.text_table import cut, plural
 
 if TYPE_CHECKING:
     from paperatlas.corpus.model import Corpus
@@ -23,16 +24,11 @@ SHOWN = 3
 def describe_papers(papers: Sequence[tuple[str, str]], shown: int = SHOWN) -> str:
     """``t-1 "Title one", t-2 "Title two" and 3 more``: a few ``(id, title)`` pairs, the rest counted."""
     def one(paper_id: str, title: str) -> str:
-        title = " ".join(title.split())
-        title = title if len(title) <= 60 else title[:59] + "…"
+        title = cut(" ".join(title.split()), 60)
         return f'{paper_id} "{title}"' if title else paper_id
 
     text = ", ".join(one(*paper) for paper in papers[:shown])
     return text + (f" and {len(papers) - shown} more" if len(papers) > shown else "")
-
-
-def _papers(n: int) -> str:
-    return f"{n} paper{'' if n == 1 else 's'}"
 
 
 class MissingPapersError(PaperatlasError):
@@ -46,7 +42,7 @@ class MissingPapersError(PaperatlasError):
         self.papers = list(papers)
         verb = "is" if len(self.papers) == 1 else "are"
         super().__init__(
-            f"{_papers(len(self.papers))} of {where} {verb} not in the inputs (added with "
+            f"{plural(len(self.papers), 'paper')} of {where} {verb} not in the inputs (added with "
             f"'paperatlas add'?): {describe_papers(self.papers)}; add their files to the inputs, "
             f"or let them leave the atlas with --drop-missing"
         )

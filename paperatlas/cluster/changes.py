@@ -27,6 +27,7 @@ import numpy as np
 
 from paperatlas.cluster.density import NOISE
 from paperatlas.errors import PaperatlasError
+from paperatlas.text_table import cut
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -224,7 +225,7 @@ class TopicChanges:
                 lines.append(f"  ... and {len(changes) - limit} more")
         moved = f"{_plural(self.moved, 'paper')} moved topic"
         lines.append(moved + (", e.g.:" if self.examples else ""))
-        lines.extend(f"  {paper.id}{'  ' + _cut(paper.title, 60) if paper.title else ''}: {paper.old} → {paper.new}"
+        lines.extend(f"  {paper.id}{'  ' + cut(' '.join(paper.title.split()), 60) if paper.title else ''}: {paper.old} → {paper.new}"
                      for paper in self.examples)
         if self.to_noise or self.from_noise:
             lines.append(f"{_plural(self.to_noise, 'paper')} became noise; "
@@ -233,11 +234,6 @@ class TopicChanges:
 
     def __str__(self) -> str:
         return self.render()
-
-
-def _cut(text: str, width: int) -> str:
-    text = " ".join(text.split())
-    return text if len(text) <= width else text[: width - 1] + "…"
 
 
 def _layer(labels: Any, layer: int) -> np.ndarray:

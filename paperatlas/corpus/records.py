@@ -125,8 +125,9 @@ UPVOTES_TEXT_CHARS = 100
 
 def short_text(value: Any) -> str:
     """``str(value)`` cut to :data:`UPVOTES_TEXT_CHARS` characters (``…`` marks a cut)."""
-    text = safe_str(value)
-    return text if len(text) <= UPVOTES_TEXT_CHARS else text[:UPVOTES_TEXT_CHARS - 1] + "…"
+    from paperatlas.text_table import cut
+
+    return cut(safe_str(value), UPVOTES_TEXT_CHARS)
 
 
 def is_arxiv_record(record: Mapping[str, Any]) -> bool:
