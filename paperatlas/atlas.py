@@ -25,6 +25,7 @@ from paperatlas.search_state import SearchState
 from paperatlas.store import AtlasParts, SavedTopics, read_atlas, read_saved_topics, write_atlas
 
 if TYPE_CHECKING:
+    from paperatlas.distributed.session import RaySettings
     from paperatlas.cluster.settings import TopicSettings
     from paperatlas.cluster.changes import TopicChanges
     from paperatlas.cluster.topic_model import TopicModel
@@ -123,6 +124,16 @@ def _unit_rows64(array: np.ndarray) -> np.ndarray:
     return out
 
 
+def _ray_settings(ray) -> RaySettings:
+    from paperatlas.distributed.session import RaySettings
+
+    settings = RaySettings() if ray is True else ray
+    if not isinstance(settings, RaySettings):
+        raise PaperatlasError(f"ray= takes True or a RaySettings, not {type(ray).__name__}")
+    settings.check()
+    return settings
+
+
 class _Clock:
     """Seconds per stage, for the stage timings a build reports."""
 
@@ -152,6 +163,7 @@ class Atlas:
         topics: the :class:`~paperatlas.cluster.TopicModel`, or None.
         search_state: what queries need (term statistics, title keys, query embedder).
         last_embedded: how many texts the last build or add embedded (the rest came from the cache).
+        last_resumed: how many texts a Ray build took from the shards of an earlier, interrupted run.
         last_cut: how many texts of the last build or add were cut to ``MAX_TEXT_CHARS`` characters
             before embedding (:mod:`paperatlas.embed.cut`).
         last_changes: what the last :meth:`refit` changed (topics kept, split, merged, new, gone;
@@ -180,6 +192,7 @@ class Atlas:
         self.topics = topics
         self.search_state = search_state if search_state is not None else SearchState.of_corpus(corpus)
         self.last_embedded = 0
+        self.last_resumed = 0
         self.last_cut = 0
         self.last_changes: TopicChanges | None = None
         self.timings: dict[str, float] = {}
@@ -210,6 +223,7 @@ class Atlas:
         topics: bool | TopicSettings | None = None,
         named: Sequence = (),
         backend: str | None = None,
+        ray: bool | RaySettings = False,
     ) -> Atlas:
         """Embed a corpus (through the cache), index it, and optionally fit topics.
 
@@ -228,7 +242,24 @@ class Atlas:
             named: named topics that guide the topic names.
             backend: ``torch`` (default), ``onnx`` or ``onnx-int8`` for the default model;
                 with an ``embedder``, give it the backend instead.
+            ray: ``True`` or a :class:`paperatlas.distributed.RaySettings` to embed on Ray Data,
+                fill the index and assign topics in Ray tasks (``RAY_ADDRESS``, else a Ray
+                started here; needs the ``ray`` extra). The embedder travels to the actors.
         """
+        if ray is not False and ray is not None:
+            from paperatlas.distributed.session import ray_session
+
+            settings = _ray_settings(ray)
+            with ray_session() as connected:
+                return cls._build(corpus, embedder, embeddings=embeddings, index=index, cache=cache,
+                                  show_progress=show_progress, topics=topics, named=named, backend=backend,
+                                  ray=(connected, settings))
+        return cls._build(corpus, embedder, embeddings=embeddings, index=index, cache=cache,
+                          show_progress=show_progress, topics=topics, named=named, backend=backend, ray=None)
+
+    @classmethod
+    def _build(cls, corpus, embedder, *, embeddings, index, cache, show_progress, topics, named, backend,
+               ray) -> Atlas:
         if backend is not None and embedder is not None:
             raise PaperatlasError("pass backend= to the embedder (SentenceTransformerEmbedder(backend=...)), "
                                   "not to Atlas.build beside one")
@@ -236,7 +267,7 @@ class Atlas:
         if len(corpus) == 0:
             raise PaperatlasError("cannot build an atlas of no papers")
         clock = _Clock()
-        embedded = cut = 0
+        embedded = cut = resumed = 0
         if embeddings is not None:
             vectors = _check_external(embeddings, len(corpus))
             if embedder is None:
@@ -248,16 +279,28 @@ class Atlas:
             embedder = embedder or _default_embedder(backend)
             texts = corpus.texts()
             cut = count_cut(texts)
-            vectors, embedded = embed_with_cache(
-                embedder,
-                texts,
-                corpus.column("content_hash"),
-                _open_cache(cache),
-                show_progress_bar=show_progress,
-            )
+            if ray is not None:
+                from paperatlas.distributed.embed import embed_on_ray
+
+                made = embed_on_ray(ray[0], embedder, corpus.ids, texts, corpus.column("content_hash"),
+                                    _open_cache(cache), ray[1], show_progress_bar=show_progress)
+                vectors, embedded, resumed = made.vectors, made.embedded, made.resumed
+            else:
+                vectors, embedded = embed_with_cache(
+                    embedder,
+                    texts,
+                    corpus.column("content_hash"),
+                    _open_cache(cache),
+                    show_progress_bar=show_progress,
+                )
             model = ModelInfo(embedder.model_id, int(vectors.shape[1]))
         clock.lap("vectors")
-        built = PaperIndex.build(vectors, index)
+        if ray is not None:
+            from paperatlas.distributed.index import build_index_on_ray
+
+            built = build_index_on_ray(ray[0], vectors, index, ray[1])
+        else:
+            built = PaperIndex.build(vectors, index)
         clock.lap("index")
         state = SearchState.of_corpus(corpus)
         clock.lap("search state")
@@ -265,9 +308,11 @@ class Atlas:
         if embedder is not None:
             atlas.search_state.keep_embedder(embedder)
         atlas.last_embedded = embedded
+        atlas.last_resumed = resumed
         atlas.last_cut = cut
         if topics is not None and topics is not False:
-            atlas.fit_topics(None if topics is True else topics, named, cache=cache)
+            atlas.fit_topics(None if topics is True else topics, named, cache=cache,
+                             ray=False if ray is None else ray[1])
             clock.lap("topics")
         atlas.timings = clock.laps
         return atlas
@@ -349,6 +394,7 @@ class Atlas:
         keep_ids_from: np.ndarray | None = None,
         cache=None,
         show_progress: bool = False,
+        ray: bool | RaySettings = False,
     ) -> TopicModel:
         """Fit (or refit) topics: UMAP, HDBSCAN, layers, key terms, exemplars, names.
 
@@ -362,7 +408,19 @@ class Atlas:
             cache: an :class:`EmbeddingCache` (or a folder for one) for the named topics'
                 vectors: when they are in it, the model is not even loaded.
             show_progress: show a progress bar over the fitting steps.
+            ray: ``True`` or :class:`paperatlas.distributed.RaySettings`: above the fitting sample,
+                the other papers are assigned in Ray tasks.
         """
+        if ray is not False and ray is not None:
+            from paperatlas.distributed.session import ray_session
+            from paperatlas.distributed.votes import ray_vote_rest
+
+            with ray_session() as connected:
+                return self._fit_topics(settings, named, keep_ids_from, cache, show_progress,
+                                        ray_vote_rest(connected, _ray_settings(ray)))
+        return self._fit_topics(settings, named, keep_ids_from, cache, show_progress, None)
+
+    def _fit_topics(self, settings, named, keep_ids_from, cache, show_progress, assign_rest) -> TopicModel:
         from paperatlas.cluster.assign import keep_topic_ids
         from paperatlas.cluster.topics import fit_atlas_topics
         from paperatlas.embed.cache import CachedEncoder
@@ -373,7 +431,7 @@ class Atlas:
             embedder = CachedEncoder(embedder, _open_cache(cache))
         topics = fit_atlas_topics(
             self.embeddings, self.corpus.lazy_texts(), self.index, settings, named, embedder,
-            show_progress=show_progress,
+            show_progress=show_progress, assign_rest=assign_rest,
         )
         if keep_ids_from is None and self.topics is not None:
             keep_ids_from = self.topics.labels
@@ -383,7 +441,8 @@ class Atlas:
         return topics
 
     def refit(self, previous: str | Path | SavedTopics, settings: TopicSettings | None = None, named: Sequence = (),
-              *, drop_missing: bool = False, cache=None, show_progress: bool = False) -> TopicModel:
+              *, drop_missing: bool = False, cache=None, show_progress: bool = False,
+              ray: bool | RaySettings = False) -> TopicModel:
         """Fit topics, keeping the ids of the saved atlas at ``previous`` where topics persist.
 
         Only the previous atlas's paper ids, titles, topic labels and names are read
@@ -400,7 +459,7 @@ class Atlas:
         where = "the previous atlas" if isinstance(previous, SavedTopics) else f"the atlas at {previous}"
         check_missing(saved, self.corpus, drop_missing=drop_missing, where=where)
         topics = self.fit_topics(settings, named, keep_ids_from=labels_by_id(saved.ids, saved.labels, self.corpus.ids),
-                                 cache=cache, show_progress=show_progress)
+                                 cache=cache, show_progress=show_progress, ray=ray)
         self.last_changes = compare_topics(
             saved.labels, topics.labels, old_ids=saved.ids, new_ids=self.corpus.ids, old_names=saved.names.get(0),
             new_names=topics.names_at(0), titles=self.corpus.column("title"),

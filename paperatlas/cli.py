@@ -239,13 +239,47 @@ def print_json(value: Any) -> None:
                    "and report what changed.")
 @click.option("--drop-missing", is_flag=True,
               help="With --refit: let papers of OUT that PATHS lack (added with 'add', say) leave the atlas.")
+@click.option("--ray", "use_ray", is_flag=True,
+              help="Embed on Ray Data, fill the index and assign topics in Ray tasks: the cluster at "
+                   "$RAY_ADDRESS, else a Ray started here (needs the 'ray' extra).")
+@click.option("--ray-actors", type=click.IntRange(min=1), default=None,
+              help="With --ray: embedding actors [default: one per GPU, else one per 4 CPUs].")
+@click.option("--ray-cpus-per-actor", type=click.FloatRange(min=0, min_open=True), default=None,
+              help="With --ray: CPUs (torch threads) of a CPU actor [default: 4, or all CPUs if fewer].")
+@click.option("--ray-work", default=None,
+              help="With --ray: folder or URI (s3://...) every node sees, for the papers to embed and the "
+                   "shards written [default: ray-work in the cache folder; a cluster of several machines "
+                   "needs one].")
 @topic_options
 @field_options
 @handle_errors
 def build(paths: tuple[str, ...], out: Path, model: str | None, device: str, batch_size: int | None,
           backend: str, embeddings_path: Path | None, index_kind: str, cache_dir: Path | None, no_cache: bool,
-          topics_file: Path | None, no_topics: bool, refit: bool, drop_missing: bool, **options: Any) -> None:
+          topics_file: Path | None, no_topics: bool, refit: bool, drop_missing: bool, use_ray: bool,
+          ray_actors: int | None, ray_cpus_per_actor: float | None, ray_work: str | None, **options: Any) -> None:
     """Embed, index and cluster the papers in PATHS into the atlas folder OUT."""
+    from contextlib import ExitStack
+
+    ray_settings = None
+    if use_ray:
+        from paperatlas.distributed.session import RaySettings, require_ray
+
+        require_ray()
+        ray_settings = RaySettings(actors=ray_actors, cpus_per_actor=ray_cpus_per_actor, work_dir=ray_work)
+        ray_settings.check()
+    elif ray_actors is not None or ray_cpus_per_actor is not None or ray_work is not None:
+        raise click.UsageError("--ray-actors, --ray-cpus-per-actor and --ray-work go with --ray")
+    with ExitStack() as stack:
+        if ray_settings is not None:
+            from paperatlas.distributed.session import ray_session
+
+            stack.enter_context(ray_session())  # one Ray for embedding, index and topics
+        _build(paths, out, model, device, batch_size, backend, embeddings_path, index_kind, cache_dir, no_cache,
+               topics_file, no_topics, refit, drop_missing, ray_settings or False, options)
+
+
+def _build(paths, out, model, device, batch_size, backend, embeddings_path, index_kind, cache_dir, no_cache,
+           topics_file, no_topics, refit, drop_missing, ray, options) -> None:
     from paperatlas.atlas import Atlas
     from paperatlas.embed import EmbeddingCache, SentenceTransformerEmbedder
 
@@ -283,13 +317,14 @@ def build(paths: tuple[str, ...], out: Path, model: str | None, device: str, bat
         raise click.UsageError("--drop-missing goes with --refit")
     cache = None if no_cache else EmbeddingCache(cache_dir)
     atlas = Atlas.build(corpus, embedder, embeddings=embeddings, index=index_kind, cache=cache,
-                        show_progress=True)
+                        show_progress=True, ray=ray)
     if embeddings is not None and embedder is not None:
         click.echo(f"checked the vectors against {embedder.model_id}: text queries and add will embed with it",
                    err=True)
     elif embedder is not None:
-        click.echo(f"embedded {atlas.last_embedded} texts; {len(atlas) - atlas.last_embedded} came from the cache",
-                   err=True)
+        resumed = f", {atlas.last_resumed} from the shards of an interrupted Ray run" if atlas.last_resumed else ""
+        click.echo(f"embedded {atlas.last_embedded} texts{resumed}; "
+                   f"{len(atlas) - atlas.last_embedded - atlas.last_resumed} came from the cache", err=True)
     if atlas.last_cut:
         from paperatlas.embed.cut import MAX_TEXT_CHARS
         from paperatlas.text_table import plural
@@ -297,10 +332,11 @@ def build(paths: tuple[str, ...], out: Path, model: str | None, device: str, bat
         click.echo(f"cut {plural(atlas.last_cut, 'text')} to their first {MAX_TEXT_CHARS:,} characters before "
                    "embedding (the model reads fewer)", err=True)
     if refit:
-        topics = atlas.refit(previous, settings, named, drop_missing=drop_missing, cache=cache, show_progress=True)
+        topics = atlas.refit(previous, settings, named, drop_missing=drop_missing, cache=cache, show_progress=True,
+                             ray=ray)
         click.echo(atlas.last_changes.render(), err=True)
     elif not no_topics:
-        topics = atlas.fit_topics(settings, named, cache=cache, show_progress=True)
+        topics = atlas.fit_topics(settings, named, cache=cache, show_progress=True, ray=ray)
     if not no_topics:
         counts = ", ".join(f"layer {layer}: {topics.n_topics(layer)}" for layer in range(topics.n_layers))
         click.echo(f"topics: {counts}; noise {topics.noise_share(0):.1%}", err=True)

@@ -73,7 +73,7 @@ def _sub_quantisers(dimension: int) -> int:
     return max([m for m in range(2, wanted + 1, 2) if dimension % m == 0] or [1])
 
 
-def _new_ivf(vectors: np.ndarray):
+def trained_ivf(vectors: np.ndarray):
     """A trained, empty ``IndexIVFPQFastScan`` for ``vectors`` (about sqrt(n) lists)."""
     import faiss
 
@@ -125,7 +125,7 @@ class PaperIndex:
         kind = choose_kind(kind, len(vectors))
         structure = None
         if kind == "ivf":
-            structure = _new_ivf(vectors)
+            structure = trained_ivf(vectors)
         elif kind == "hnsw":
             m, construction, search = hnsw or (HNSW_M, HNSW_EF_CONSTRUCTION, HNSW_EF_SEARCH)
             structure = faiss.IndexHNSWFlat(int(vectors.shape[1]), m, faiss.METRIC_INNER_PRODUCT)

@@ -216,6 +216,25 @@ def vote_topics(
     return labels, coords
 
 
+VOTE_CHUNK = 100_000
+"""Papers outside a fitting sample whose vectors are read (and voted on) at a time."""
+
+
+def vote_rest(topics: TopicModel, index: PaperIndex, vectors: np.ndarray,
+              rest: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+    """``vote_topics`` for the rows ``rest`` of ``vectors`` (all papers; possibly memory-mapped), whose
+    vectors are read ``VOTE_CHUNK`` rows at a time; the voters are all of ``index`` (a fitting sample's)."""
+    labels = np.empty((len(rest), topics.n_layers), np.int64)
+    coords = None if topics.coords is None else np.empty((len(rest), 2), np.float32)
+    for first in range(0, len(rest), VOTE_CHUNK):
+        part = rest[first:first + VOTE_CHUNK]
+        found, placed = vote_topics(topics, index, np.asarray(vectors[part], np.float32), len(index))
+        labels[first:first + len(part)] = found
+        if coords is not None:
+            coords[first:first + len(part)] = placed
+    return labels, coords
+
+
 def place_new_papers(topics: TopicModel, index: PaperIndex, new_vectors: np.ndarray, start: int) -> TopicModel:
     """``topics`` extended by papers appended from row ``start`` on, by a vote of the older papers (``vote_topics``)."""
     labels, coords = vote_topics(topics, index, new_vectors, start)

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Callable, Sequence
 
 import numpy as np
 
+from paperatlas.cluster.assign import vote_rest
 from paperatlas.cluster.centroids import topic_centroids
 from paperatlas.cluster.density import (
     NOISE,
@@ -58,9 +59,9 @@ if TYPE_CHECKING:
     from paperatlas.embed.base import Embedder
 
 FIT_STEPS = ("knn", "reduce", "cluster", "hierarchy", "map", "vectorize", "represent")
-VOTE_CHUNK = 100_000
-"""Papers outside a fitting sample whose vectors are read (and voted on) at a time."""
 """The steps of ``fit_topics``, in order (keys of ``TopicModel.timings``)."""
+AssignRest = Callable[..., "tuple[np.ndarray, np.ndarray | None]"]
+"""``(model, sample index, all vectors, rows outside the sample) -> (labels, coords)``: see ``assign.vote_rest``."""
 
 
 def shared_knn(embeddings: np.ndarray, k: int, random_state: int | None = 42) -> KnnGraph:
@@ -303,6 +304,7 @@ def fit_atlas_topics(
     embedder: "Embedder | None" = None,
     *,
     show_progress: bool = False,
+    assign_rest: "AssignRest | None" = None,
 ) -> TopicModel:
     """``fit_topics`` then ``apply_names`` for an atlas: the kNN graph comes from its search index.
 
@@ -315,13 +317,14 @@ def fit_atlas_topics(
         named: Named topics that guide the names (need ``embedder``).
         embedder: Embeds the named topics.
         show_progress: A progress bar over the ``FIT_STEPS`` (and the assignment).
+        assign_rest: How the papers outside a fitting sample are voted on (default
+            ``vote_rest``, here; :mod:`paperatlas.distributed.votes` spreads it over Ray tasks).
 
     Above ``settings.fit_sample`` papers (default ``DEFAULT_FIT_SAMPLE``) the topics
     are fitted on a seeded random sample of that size, with its own transient index, and
     every other paper takes the topics and map position its nearest sampled
     papers vote for (``assign.vote_topics``), in batches.
     """
-    from paperatlas.cluster.assign import vote_topics
     from paperatlas.cluster.settings import DEFAULT_FIT_SAMPLE
     from paperatlas.index import bulk_index, knn_graph
 
@@ -360,14 +363,7 @@ def fit_atlas_topics(
             start = time.perf_counter()
             index.search_depth(VOTE_SEARCH_DEPTH)
             rest = np.setdiff1d(np.arange(n), rows)
-            labels = np.empty((len(rest), model.n_layers), np.int64)
-            coords = None if model.coords is None else np.empty((len(rest), 2), np.float32)
-            for first in range(0, len(rest), VOTE_CHUNK):  # the vectors of the rest are read a chunk at a time
-                part = rest[first:first + VOTE_CHUNK]
-                found, placed = vote_topics(model, index, np.asarray(all_vectors[part], np.float32), len(rows))
-                labels[first:first + len(part)] = found
-                if coords is not None:
-                    coords[first:first + len(part)] = placed
+            labels, coords = (assign_rest or vote_rest)(model, index, all_vectors, rest)
             timings = model.timings
             model = model.spread(rows, n, labels, coords)
             model.timings = dict(timings, assign=round(time.perf_counter() - start, 3))

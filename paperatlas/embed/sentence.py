@@ -79,6 +79,10 @@ class SentenceTransformerEmbedder:
         self._model = None
         self._forward = None
 
+    def __getstate__(self) -> dict:
+        """What travels to a Ray actor: the settings, not a loaded model (each actor loads its own)."""
+        return {**self.__dict__, "_model": None, "_forward": None}
+
     @property
     def model_id(self) -> str:
         """The model's name (for a local folder, its folder name), then ``@backend`` unless torch."""
