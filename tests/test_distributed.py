@@ -87,6 +87,33 @@ class LoggingEmbedder(FakeEmbedder):
         return super().encode(texts)
 
 
+class SlowEmbedder(FakeEmbedder):
+    """A second a batch: a driver can be killed while its actors work."""
+
+    def encode(self, texts, *, show_progress_bar=False):
+        import time
+
+        time.sleep(1.0)
+        return super().encode(texts)
+
+
+DRIVER = """
+import logging, sys
+import numpy as np
+import ray
+ray.init(num_cpus=1, include_dashboard=False, log_to_driver=False, logging_level=logging.ERROR,
+         runtime_env={"env_vars": {"PYTHONPATH": sys.argv[2]}})
+sys.path.insert(0, sys.argv[2])
+from paperatlas import read_corpus
+from paperatlas.atlas import Atlas
+from paperatlas.distributed import RaySettings
+from tests.test_distributed import SlowEmbedder
+corpus = read_corpus(sys.argv[2] + "/data/papers.jsonl")
+corpus = corpus.subset(np.arange(len(corpus)) < 120)
+Atlas.build(corpus, SlowEmbedder(), cache=None, index="exact", ray=RaySettings(batch_size=20, work_dir=sys.argv[1]))
+"""
+
+
 def _work_root(tmp_path: Path) -> str:
     return str(tmp_path / "ray-work")
 
@@ -142,6 +169,33 @@ def test_interrupted_driver_resumes_from_the_written_shards(ray_local, small_cor
     assert len(written) == 60  # three batches of 20 were kept
     resumed = Atlas.build(small_corpus, FakeEmbedder(), cache=None, index="exact", ray=settings)
     assert resumed.last_resumed == 60 and resumed.last_embedded == len(small_corpus) - 60
+    clean = Atlas.build(small_corpus, FakeEmbedder(), cache=None, index="exact")
+    assert np.abs(resumed.embeddings - clean.embeddings).max() < 1e-6
+
+
+def test_killed_driver_resumes_from_the_written_shards(ray_local, small_corpus, tmp_path):
+    import subprocess
+    import sys
+    import time
+
+    script = tmp_path / "driver.py"
+    script.write_text(DRIVER)
+    key = run_key(FakeEmbedder().model_id, list(dict.fromkeys(small_corpus.column("content_hash"))))
+    shards = tmp_path / "ray-work" / key / "shards"
+    driver = subprocess.Popen([sys.executable, str(script), _work_root(tmp_path), str(REPO)],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and len(list(shards.glob("shard-*.parquet"))) < 2:
+        assert driver.poll() is None, "the driver ended before it could be killed"
+        time.sleep(0.1)
+    driver.kill()  # SIGKILL: no clean-up of any kind
+    driver.wait()
+    written = len(list(shards.glob("shard-*.parquet")))
+    assert 2 <= written < 6
+    resumed = Atlas.build(small_corpus, FakeEmbedder(), cache=None, index="exact",
+                          ray=RaySettings(batch_size=20, work_dir=_work_root(tmp_path)))
+    assert resumed.last_resumed >= 20 * written - 20  # a shard may land between the count and the kill
+    assert resumed.last_resumed + resumed.last_embedded == len(small_corpus)
     clean = Atlas.build(small_corpus, FakeEmbedder(), cache=None, index="exact")
     assert np.abs(resumed.embeddings - clean.embeddings).max() < 1e-6
 
