@@ -272,6 +272,10 @@ def test_cli_build_on_ray(ray_local, tmp_path, monkeypatch):
     assert "embedded 350 texts" in result.output and "topics: layer 0" in result.output
     atlas = Atlas.load(out)
     assert len(atlas) == 350 and atlas.topics is not None
+    refit = CliRunner().invoke(main, ["build", str(REPO / "data" / "papers.jsonl"), "-o", str(out), "--ray",
+                                      "--refit", "--cache-dir", str(tmp_path / "c")])
+    assert refit.exit_code == 0, refit.output
+    assert "topics: layer 0" in refit.output and Atlas.load(out).topics is not None
     again = CliRunner().invoke(main, ["build", str(REPO / "data" / "papers.jsonl"), "-o", str(out), "--ray",
                                       "--no-topics", "--cache-dir", str(tmp_path / "c")])
     assert again.exit_code == 0 and "embedded 0 texts; 350 came from the cache" in again.output
