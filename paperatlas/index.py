@@ -254,6 +254,28 @@ class PaperIndex:
             raise PaperatlasError("an exact index has no search structure to save")
         faiss.write_index(self._structure, str(path))
 
+    def payload(self) -> dict:
+        """What rebuilds this index in another process (a Ray task): its kind, and FAISS's serialised
+        structure, or the vectors of an exact index."""
+        import faiss
+
+        if self._structure is None:
+            return {"kind": self.kind, "vectors": np.ascontiguousarray(self._vectors, dtype=np.float32)}
+        return {"kind": self.kind, "structure": faiss.serialize_index(self._structure)}
+
+    @classmethod
+    def from_payload(cls, payload: dict) -> PaperIndex:
+        """The index of :meth:`payload` (an HNSW graph's vectors come from its own flat copy)."""
+        import faiss
+
+        if "structure" not in payload:
+            return cls(payload["vectors"], payload["kind"])
+        structure = faiss.deserialize_index(payload["structure"])
+        vectors = structure.storage.reconstruct_n(0, structure.ntotal) if payload["kind"] == "hnsw" else None
+        if vectors is None:
+            raise PaperatlasError(f"cannot rebuild an index of kind {payload['kind']!r} without its vectors")
+        return cls(vectors, payload["kind"], structure)
+
     @classmethod
     def load(cls, path: str | Path | None, vectors: np.ndarray) -> PaperIndex:
         """The index over ``vectors``: exact when ``path`` is None, else the structure saved there."""

@@ -114,3 +114,14 @@ def test_wrong_dimension_and_kind_are_errors():
 def test_auto_switches_to_approximate_above_the_documented_size():
     assert choose_kind("auto", EXACT_MAX_ROWS) == "exact"
     assert choose_kind("auto", EXACT_MAX_ROWS + 1) == "ivf"
+
+
+@pytest.mark.parametrize("kind", ["exact", "hnsw"])
+def test_payload_rebuilds_the_same_index(kind):
+    vectors = np.random.default_rng(5).standard_normal((500, 24)).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    index = PaperIndex.build(vectors, kind)
+    copy = PaperIndex.from_payload(index.payload())
+    assert copy.kind == kind and len(copy) == 500
+    assert np.array_equal(copy.vectors(), vectors)
+    assert np.array_equal(copy.search(vectors[:20], 5)[1], index.search(vectors[:20], 5)[1])

@@ -18,30 +18,10 @@ from paperatlas.distributed.session import RaySettings, task_count
 from paperatlas.index import VOTE_SEARCH_DEPTH, PaperIndex
 
 
-def index_payload(index: PaperIndex) -> dict[str, Any]:
-    """What rebuilds ``index`` in a task: its kind, and its serialised structure or its vectors."""
-    import faiss
-
-    if index.kind == "exact":
-        return {"kind": "exact", "vectors": np.ascontiguousarray(index.vectors(), dtype=np.float32)}
-    return {"kind": index.kind, "structure": faiss.serialize_index(index._structure)}
-
-
-def index_from_payload(payload: dict[str, Any]) -> PaperIndex:
-    import faiss
-
-    if payload["kind"] == "exact":
-        return PaperIndex(payload["vectors"], "exact")
-    structure = faiss.deserialize_index(payload["structure"])
-    vectors = structure.storage.reconstruct_n(0, structure.ntotal)  # an HNSW graph's own flat copy
-    index = PaperIndex(vectors, payload["kind"], structure)
-    index.search_depth(VOTE_SEARCH_DEPTH)
-    return index
-
-
 def vote_part(topics, payload: dict[str, Any], vectors: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
     """A Ray task: the topics and map positions of ``vectors`` by a vote of the sample's papers."""
-    index = index_from_payload(payload)
+    index = PaperIndex.from_payload(payload)
+    index.search_depth(VOTE_SEARCH_DEPTH)
     return vote_topics(topics, index, vectors, len(index))
 
 
@@ -52,7 +32,7 @@ def ray_vote_rest(ray, settings: RaySettings):
                     rest: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
         tasks = task_count(ray, settings)
         model = ray.put(topics)
-        payload = ray.put(index_payload(index))
+        payload = ray.put(index.payload())
         vote = ray.remote(num_cpus=1)(vote_part)
         labels = np.empty((len(rest), topics.n_layers), np.int64)
         coords = None if topics.coords is None else np.empty((len(rest), 2), np.float32)
