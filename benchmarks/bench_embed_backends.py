@@ -12,15 +12,20 @@ Prints, for the README's "Embedding backends" section:
     folder (for example the model saved in float16) where the bundled package is missing.
 
 Usage: python benchmarks/bench_embed_backends.py [--texts 512] [--threads 2] [--quality-papers 500]
-       python benchmarks/bench_embed_backends.py --device cuda [--gpu-texts 50000] [--model PATH]
+       python benchmarks/bench_embed_backends.py --device cuda [--gpu-texts 200000] [--model PATH]
+           [--texts-file abstracts.jsonl.gz] [--reference fp32.npy]
 """
 
 from __future__ import annotations
 
 import argparse
 import datetime
+import gzip
 import json
+import os
 import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 
 from common import CACHE, EVAL, REPO, machine, read_eval
@@ -68,46 +73,95 @@ def quality(per_set: int) -> None:
         labels = [r["label"] for r in records]
         scores = {}
         for backend, embedder in embedders.items():
-            vectors, _ = embed_with_cache(embedder, texts, hashes, cache)
+            if backend == "torch":  # fp32 vectors are the same on any CPU: the cache serves them
+                vectors, _ = embed_with_cache(embedder, texts, hashes, cache)
+            else:  # int8 kernels differ between CPUs (VNNI or not): embedded here, every run
+                vectors = embedder.encode(texts)
             scores[backend] = neighbour_precision(vectors, labels, 10)
         print(f"  {name.split('.')[0]:>20}: torch {scores['torch']:.4f}  onnx-int8 {scores['onnx-int8']:.4f}  "
               f"difference {scores['onnx-int8'] - scores['torch']:+.4f}", flush=True)
 
 
-def gpu(n_texts: int, model: str | None, batch_size: int) -> None:
+def gpu_texts(texts_file: str | None) -> tuple[list[str], str]:
+    """Abstracts for the GPU run: a JSONL(.gz) of title/abstract records, else paperlists_venues
+    when ../shared/eval is there, else the bundled corpus."""
+    if texts_file:
+        opener = gzip.open if texts_file.endswith(".gz") else open
+        with opener(texts_file, "rt", encoding="utf-8") as handle:
+            return texts_of([json.loads(line) for line in handle]), f"abstracts of {Path(texts_file).name}"
+    if (EVAL / "paperlists_venues.jsonl.gz").exists():
+        return texts_of(read_eval("paperlists_venues.jsonl.gz")), "paperlists_venues abstracts"
+    records = [json.loads(line) for line in (REPO / "data" / "papers.jsonl").read_text().splitlines()]
+    return texts_of(records), "bundled abstracts"
+
+
+def gpu(n_texts: int, model: str | None, batch_size: int, texts_file: str | None, reference: str | None) -> None:
+    """Abstracts/s on a CUDA GPU: the tokeniser alone (the model's preprocess, the Rust shortcut),
+    the embedder as a user gets it, sentence-transformers' encode in fp16; and the cosine of the
+    vectors to fp32 (benchmarks/gpu_probe.py takes the pipeline apart further)."""
+    import numpy as np
     import torch
 
     from paperatlas.embed import SentenceTransformerEmbedder
+    from paperatlas.embed.pipeline import length_sorted_batches, rust_thread_pool_off, rust_tokeniser
+    from paperatlas.embed.sentence import gpu_tokenising_threads
 
     if not torch.cuda.is_available():
         raise SystemExit("--device cuda: torch sees no CUDA device")
-    if (EVAL / "paperlists_venues.jsonl.gz").exists():
-        pool, source = texts_of(read_eval("paperlists_venues.jsonl.gz")), "paperlists_venues abstracts"
-    else:
-        pool = [json.loads(line) for line in (REPO / "data" / "papers.jsonl").read_text().splitlines()]
-        pool, source = [p["title"] + ". " + p["abstract"] for p in pool], "bundled abstracts, repeated"
+    pool, source = gpu_texts(texts_file)
     texts = [pool[i % len(pool)] for i in range(n_texts)]
-    print(f"GPU: {torch.cuda.get_device_name(0)}; {len(texts)} {source}")
-    fast = SentenceTransformerEmbedder(model, device="cuda", batch_size=batch_size)
-    fast.encode(texts[:batch_size])
-    torch.cuda.synchronize()
-    start = time.perf_counter()
-    vectors = fast.encode(texts)
-    torch.cuda.synchronize()
-    rate = len(texts) / (time.perf_counter() - start)
-    reference = fast._load()  # the same weights in fp16, through sentence-transformers' encode
-    start = time.perf_counter()
-    st_sample = reference.encode(texts[:20_000], batch_size=128, normalize_embeddings=True, convert_to_numpy=True)
-    st_rate = len(st_sample) / (time.perf_counter() - start)
-    fp32 = SentenceTransformerEmbedder(model, device="cuda", batch_size=batch_size)
-    fp32_model = fp32._load().float()
-    sample = texts[:2000]
-    exact = fp32_model.encode(sample, batch_size=128, normalize_embeddings=True, convert_to_numpy=True)
-    cosine = (vectors[:len(sample)] * exact).sum(1)
-    print(f"  paperatlas fp16 pipeline (batch {batch_size}): {rate:,.0f} abstracts/s")
-    print(f"  sentence-transformers encode, fp16, batch 128: {st_rate:,.0f} abstracts/s "
-          f"(the pipeline: {rate / st_rate:.1f}x)")
-    print(f"  cosine to fp32 on {len(sample)} texts: mean {cosine.mean():.5f} min {cosine.min():.5f}")
+    print(f"GPU: {torch.cuda.get_device_name(0)}, torch {torch.__version__}; {len(texts):,} texts "
+          f"({source}, {len(pool):,} distinct, repeated)", flush=True)
+    st_model = SentenceTransformerEmbedder(model, device="cuda", batch_size=batch_size)._load()  # fp16
+    rows: list[tuple[str, float]] = []
+
+    def timed(label: str, function, count: int):
+        torch.cuda.synchronize()
+        start = time.perf_counter()
+        result = function()
+        torch.cuda.synchronize()
+        rate = count / (time.perf_counter() - start)
+        rows.append((label, rate))
+        print(f"  {label}: {rate:,.0f} abstracts/s", flush=True)
+        return result
+
+    sample = texts[:50_000]
+    batches = [[sample[r] for r in rows_] for rows_ in length_sorted_batches(sample, batch_size)]
+    tokenise = rust_tokeniser(st_model)
+    timed(f"tokeniser alone: sentence-transformers preprocess, batch {batch_size}",
+          lambda: [st_model.preprocess(b) for b in batches], len(sample))
+    with rust_thread_pool_off(), ThreadPoolExecutor(gpu_tokenising_threads()) as threads:
+        timed(f"tokeniser alone: the Rust shortcut in {gpu_tokenising_threads()} threads",
+              lambda: list(threads.map(tokenise, batches)), len(sample))
+    user = SentenceTransformerEmbedder(model, device="cuda")
+    user.encode(texts[:4096])
+    vectors = timed("SentenceTransformerEmbedder(device='cuda').encode, defaults", lambda: user.encode(texts),
+                    len(texts))
+    st_texts = texts[:20_000]
+    st_model.encode(st_texts[:256], batch_size=128)
+    timed("sentence-transformers encode, fp16, batch 128",
+          lambda: st_model.encode(st_texts, batch_size=128, normalize_embeddings=True, convert_to_numpy=True),
+          len(st_texts))
+    best = max(rate for label, rate in rows if label.startswith("SentenceTransformerEmbedder"))
+    st_rate = rows[-1][1]
+    if reference:  # fp32 vectors of the first texts, made on a CPU from the original fp32 weights
+        exact = np.load(reference, allow_pickle=False)
+        name = "fp32 reference (CPU, original weights)"
+    else:
+        exact = SentenceTransformerEmbedder(model, device="cuda")._load().float().encode(
+            texts[:2000], batch_size=128, normalize_embeddings=True, convert_to_numpy=True)
+        name = "fp32 on the GPU (same weights)"
+    exact = exact[:min(len(vectors), len(pool))]  # rows of distinct texts only
+    cosine = (vectors[:len(exact)] * exact).sum(1)
+    print(f"\n| step | abstracts/s |\n|---|---|")
+    for label, rate in rows:
+        print(f"| {label} | {rate:,.0f} |")
+    print(f"paperatlas {best:,.0f}/s = {best / st_rate:.1f}x sentence-transformers encode; "
+          f"cosine to {name} on {len(exact)} texts: mean {cosine.mean():.5f} min {cosine.min():.5f}")
+    if os.environ.get("OUT"):
+        Path(os.environ["OUT"], "gpu.json").write_text(json.dumps(
+            {"gpu": torch.cuda.get_device_name(0), "rows": rows,
+             "cosine_mean": float(cosine.mean()), "cosine_min": float(cosine.min())}, indent=1))
 
 
 def main() -> None:
@@ -116,13 +170,16 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2, help="torch CPU threads (onnxruntime uses the cores)")
     parser.add_argument("--quality-papers", type=int, default=500, help="papers per labelled set (0: skip)")
     parser.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
-    parser.add_argument("--gpu-texts", type=int, default=50_000)
+    parser.add_argument("--gpu-texts", type=int, default=200_000)
     parser.add_argument("--batch-size", type=int, default=512)
     parser.add_argument("--model", default=None)
+    parser.add_argument("--texts-file", default=None, help="JSONL(.gz) of title/abstract records for --device cuda")
+    parser.add_argument("--reference", default=None,
+                        help="--device cuda: .npy of fp32 vectors of the first texts, made elsewhere")
     args = parser.parse_args()
     print(f"bench_embed_backends on {machine()}, {datetime.date.today()}")
     if args.device == "cuda":
-        gpu(args.gpu_texts, args.model, args.batch_size)
+        gpu(args.gpu_texts, args.model, args.batch_size, args.texts_file, args.reference)
         return
     import torch
 

