@@ -11,7 +11,12 @@ with the same model. Each query's dense and lexical rankings (``FUSION_DEPTH`` d
 paperatlas.search's own functions and are fused with ``search.fuse`` at every lexical weight of
 ``--weights``, so the table shows how the weight was chosen (``search.LEXICAL_WEIGHT``).
 
+The weight table's lexical rankings read every query word, as ``mode="lexical"`` does; with
+``--max-postings`` the script instead compares hybrid id queries whose BM25 ranking reads the
+rarest words that hold at most N postings together (``search.HYBRID_QUERY_POSTINGS``).
+
 Usage: python benchmarks/bench_hybrid.py [--sets arxiv2007 ...] [--queries 1000]
+       python benchmarks/bench_hybrid.py --max-postings 0 250000 20000 [--sets ...]
 """
 
 from __future__ import annotations
@@ -87,6 +92,36 @@ def measure(name: str, n_queries: int, weights: list[float]) -> dict[str, dict[f
             "mrr@10": {w: float(np.mean(v)) for w, v in reciprocal.items()}}
 
 
+def pruning(name: str, n_queries: int, budgets: list[int]) -> dict[int, tuple[float, float]]:
+    """Hybrid id queries whose BM25 ranking reads the query's rarest words holding at most N
+    postings together (0: every word): ``{N: (same-label precision@10 at the default weight,
+    p50 ms of the BM25 ranking)}``."""
+    from paperatlas.atlas import Atlas
+    from paperatlas.corpus import Corpus, Paper
+    from paperatlas.search import FUSION_DEPTH, LEXICAL_WEIGHT, _dense, _lexical, fuse, resolve_query
+
+    records, vectors = eval_set(name)
+    labels = np.array([r["label"] for r in records])
+    atlas = Atlas.build(Corpus(Paper(id=str(i), title=r["title"], abstract=r["abstract"])
+                               for i, r in enumerate(records)), embeddings=vectors)
+    rows = np.random.default_rng(0).choice(len(records), size=min(n_queries, len(records)), replace=False)
+    weight, out = LEXICAL_WEIGHT["papers"], {}
+    queries = []
+    for row in rows:
+        resolved = resolve_query(atlas, str(int(row)), "id", ())
+        excluded = np.array(sorted(resolved.rows), dtype=np.int64)
+        queries.append((int(row), resolved.text, excluded, _dense(atlas, resolved.vector, FUSION_DEPTH, None, excluded)))
+    for budget in budgets:
+        precision, times = [], []
+        for row, text, excluded, dense in queries:
+            start = time.perf_counter()
+            lexical = _lexical(atlas, text, FUSION_DEPTH, None, excluded, budget or None)
+            times.append(time.perf_counter() - start)
+            precision.append(float(np.mean(labels[fuse([dense, lexical], [1 - weight, weight], 10)] == labels[row])))
+        out[budget] = (float(np.mean(precision)), 1e3 * float(np.median(times)))
+    return out
+
+
 def main() -> None:
     from paperatlas.search import LEXICAL_WEIGHT
 
@@ -98,9 +133,24 @@ def main() -> None:
     # the defaults were chosen from this table: the largest weight at which hybrid >= dense on every set
     # for id queries (0.2), and for text queries the best mean MRR short of lexical alone (0.6; 0.7 is
     # within 0.002 and leaves less to the vectors)
+    parser.add_argument("--max-postings", type=int, nargs="+", default=None,
+                        help="only compare hybrid id queries whose BM25 ranking reads the rarest query words "
+                             "holding at most N postings (0: every word), e.g. --max-postings 0 250000 20000")
     args = parser.parse_args()
     weights = sorted(set(args.weights) | {0.0, 1.0, *LEXICAL_WEIGHT.values()})
     print(f"machine: {machine()}; {datetime.date.today()}; real all-MiniLM-L6-v2 vectors")
+    if args.max_postings:
+        from paperatlas.search import HYBRID_QUERY_POSTINGS
+
+        print(f"hybrid id queries, BM25 ranking from the rarest query words holding at most N postings (0: every "
+              f"word; default {HYBRID_QUERY_POSTINGS:,}): same-label precision@10 / p50 ms of the BM25 ranking")
+        print("| set | " + " | ".join(f"N={n:,}" for n in args.max_postings) + " |")
+        print("|---|" + "---|" * len(args.max_postings))
+        for name in args.sets:
+            figures = pruning(name, args.queries, args.max_postings)
+            print(f"| {name} | " + " | ".join(f"{figures[n][0]:.4f} / {figures[n][1]:.2f}" for n in args.max_postings)
+                  + " |", flush=True)
+        return
     results = {name: measure(name, args.queries, weights) for name in args.sets}
     for figure, kind in (("p@10", "papers"), ("mrr@10", "text")):
         what = "same-label precision@10, id queries" if figure == "p@10" else "known-item MRR@10, title as text"

@@ -6,7 +6,7 @@ embed_paperlists.py has cached them) and beyond those vectors interpolated betwe
 neighbours, each paper carrying its source paper's text (the description is printed).
 
 Every step runs the CLI in a fresh process; wall time and that process's peak memory
-(ru_maxrss via wait4) are printed:
+(its VmHWM, read by the process itself as it exits) are printed:
 
 * ``paperatlas ingest papers.jsonl -o papers.parquet``
 * ``paperatlas build papers.parquet -o ATLAS --embeddings vectors.npy`` (its stage timings too)
@@ -52,11 +52,16 @@ def run(args: list[str]) -> tuple[float, str, str]:
 
 
 def measured(args: list[str]) -> tuple[float, float, str, str]:
-    """Like ``run`` but the peak memory is that process's own (a tiny wrapper reports it)."""
-    wrapper = ("import resource, runpy, sys; sys.argv = sys.argv[1:]; "
+    """Like ``run`` but the peak memory is that process's own (a tiny wrapper reports it).
+
+    The peak is the ``VmHWM`` of /proc/self/status, which starts afresh with the new program:
+    ``ru_maxrss`` survives exec on Linux, so a child forked from this process (which holds the
+    inputs: 4.9 GiB at 1M) would report at least this process's size."""
+    wrapper = ("import runpy, sys; sys.argv = sys.argv[1:]; "
                "code = 0\ntry:\n    runpy.run_module(sys.argv[0], run_name='__main__', alter_sys=True)\n"
                "except SystemExit as exit:\n    code = exit.code or 0\n"
-               "print('PEAK_KIB', resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, file=sys.stderr)\n"
+               "hwm = [l.split()[1] for l in open('/proc/self/status') if l.startswith('VmHWM:')]\n"
+               "print('PEAK_KIB', hwm[0], file=sys.stderr)\n"
                "sys.exit(code)")
     seconds, out, err = run(["-c", wrapper, *args])
     peak = [line for line in err.splitlines() if line.startswith("PEAK_KIB")]

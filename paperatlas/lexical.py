@@ -9,6 +9,7 @@ papers are added or removed (its statistics cover the whole corpus).
 
 from __future__ import annotations
 
+from sys import intern
 from typing import Any, Iterable, Sequence
 
 import numpy as np
@@ -64,28 +65,41 @@ class LexicalIndex:
         import bm25s
 
         tokenize = Tokenizer()
-        tokens = [tokenize(text) or [""] for text in texts]
+        # one string object per distinct word: 1M abstracts hold ~85M words, ~5 GB as separate strings
+        tokens = [[intern(word) for word in tokenize(text)] or [""] for text in texts]
         if not tokens:
             raise PaperatlasError("no papers to index")
         retriever = bm25s.BM25(k1=K1, b=B, method=METHOD)
         retriever.index(tokens, show_progress=progress)
         return cls(retriever, len(tokens), tokenize)
 
-    def scores(self, text: str) -> np.ndarray:
-        """``(documents,)`` float32 BM25 scores of ``text`` (zeros when no word of it is indexed)."""
-        vocabulary, columns = self._bm25.vocab_dict, len(self._bm25.scores["indptr"]) - 1
+    def scores(self, text: str, max_postings: int | None = None) -> np.ndarray:
+        """``(documents,)`` float32 BM25 scores of ``text`` (zeros when no word of it is indexed);
+        with ``max_postings``, of its rarest words only, as many as hold that many (paper, word)
+        scores together (at least one word)."""
+        vocabulary, indptr = self._bm25.vocab_dict, self._bm25.scores["indptr"]
         ids = [vocabulary[word] for word in dict.fromkeys(self._tokenize(text))
-               if word in vocabulary and vocabulary[word] < columns]
+               if word in vocabulary and vocabulary[word] < len(indptr) - 1]
         if not ids:
             return np.zeros(self.documents, np.float32)
+        if max_postings is not None:
+            lengths = np.diff(np.asarray(indptr))[ids]
+            if int(lengths.sum()) > max_postings:  # rarest first; ties keep the query's order
+                order = np.argsort(lengths, kind="stable")
+                keep = max(1, int(np.searchsorted(np.cumsum(lengths[order]), max_postings, side="right")))
+                ids = [ids[i] for i in np.sort(order[:keep])]
         return np.asarray(self._bm25.get_scores_from_ids(ids), dtype=np.float32)
 
-    def top(self, text: str, n: int, allowed: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    def top(self, text: str, n: int, allowed: np.ndarray | None = None, excluded: np.ndarray | None = None,
+            max_postings: int | None = None) -> tuple[np.ndarray, np.ndarray]:
         """``(rows, scores)`` of the ``n`` best papers with a positive score, best first;
-        only rows where ``allowed`` (a boolean mask) is true when given."""
-        scores = self.scores(text)
+        only rows where ``allowed`` (a boolean mask) is true when given, never ``excluded`` rows;
+        ``max_postings`` as in :meth:`scores`."""
+        scores = self.scores(text, max_postings)
         if allowed is not None:
             scores = np.where(allowed, scores, 0.0)
+        if excluded is not None and len(excluded):
+            scores[excluded] = 0.0
         candidates = np.flatnonzero(scores > 0)
         if candidates.size > n:
             candidates = candidates[np.argpartition(-scores[candidates], n - 1)[:n]]

@@ -38,6 +38,36 @@ def test_bm25_ranks_papers_sharing_rare_words_first():
     assert index.top("robot policy", 5, only)[0].tolist() == [4]
 
 
+def test_max_postings_scores_only_the_rarest_words_that_fit():
+    texts = ["learning robots"] * 6 + ["learning graphs", "learning quantum robots"]  # in 8, 7 and 1 papers
+    index = LexicalIndex.build(texts)
+    assert set(index.top("quantum learning robots", 10)[0].tolist()) == set(range(8))  # every word
+    assert index.top("quantum learning robots", 10, max_postings=1)[0].tolist() == [7]  # "quantum" alone
+    assert index.top("quantum learning robots", 10, max_postings=0)[0].tolist() == [7]  # never no word
+    np.testing.assert_allclose(index.scores("quantum learning robots", max_postings=8),
+                               index.scores("quantum robots"))  # 1 + 7 postings fit, learning's 8 more do not
+    np.testing.assert_allclose(index.scores("quantum learning robots", max_postings=16),
+                               index.scores("quantum learning robots"))
+    rows, _ = index.top("learning robots", 10, excluded=np.array([0, 7]))
+    assert 0 not in rows and 7 not in rows and len(rows) == 6
+
+
+def test_hybrid_mode_bounds_the_words_it_reads_and_lexical_mode_reads_all(monkeypatch, small_atlas):
+    from paperatlas import search
+
+    seen = []
+    top = LexicalIndex.top
+
+    def recording(self, text, n, allowed=None, excluded=None, max_postings=None):
+        seen.append(max_postings)
+        return top(self, text, n, allowed, excluded, max_postings)
+
+    monkeypatch.setattr(LexicalIndex, "top", recording)
+    find_similar_papers(small_atlas, "p2", k=2, by="id", mode="hybrid")
+    find_similar_papers(small_atlas, "p2", k=2, by="id", mode="lexical")
+    assert seen == [search.HYBRID_QUERY_POSTINGS, None]
+
+
 def test_fuse_weights_the_rankings():
     dense, lexical = np.array([1, 2, 3]), np.array([3, 4, 1])
     assert fuse([dense, lexical], [1.0, 0.0], 3).tolist() == [1, 2, 3]
