@@ -153,7 +153,7 @@ def gpu(n_texts: int, model: str | None, batch_size: int, texts_file: str | None
         name = "fp32 on the GPU (same weights)"
     exact = exact[:min(len(vectors), len(pool))]  # rows of distinct texts only
     cosine = (vectors[:len(exact)] * exact).sum(1)
-    print(f"\n| step | abstracts/s |\n|---|---|")
+    print("\n| step | abstracts/s |\n|---|---|")
     for label, rate in rows:
         print(f"| {label} | {rate:,.0f} |")
     print(f"paperatlas {best:,.0f}/s = {best / st_rate:.1f}x sentence-transformers encode; "

@@ -107,7 +107,7 @@ def main() -> None:
         big = [{k: v.cuda() for k, v in f.items()} for f in big]
         forward(big[0])
         rate("fp16 sdpa, batch 2048", lambda: [forward(f) for f in big], len(sample), sync=True)
-    del on_gpu, big
+    on_gpu = big = None  # free the GPU copies before the pipeline runs
 
     texts = [pool[i % len(pool)] for i in range(args.pipeline_texts)]
     print(f"pipeline, {len(texts):,} texts (encode_batches turns the Rust pool off for its threads)", flush=True)

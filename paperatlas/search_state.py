@@ -113,7 +113,10 @@ class SearchState:
     def added(self, papers: Sequence[Paper], corpus: Corpus) -> SearchState:
         """The state with ``papers`` appended to a corpus, ``corpus`` being the corpus after it. Term
         statistics counted on a sample (see ``TERM_SAMPLE``) count the new papers at the same rate,
-        so the sample stays a uniform one. The BM25 index is rebuilt over ``corpus`` on first use."""
+        so the sample stays a uniform one. The BM25 index takes the new papers in place (see
+        ``LexicalIndex.appended``) until the corpus outgrows its last full build by
+        ``lexical.REBUILD_GROWTH``; then, or when it was never built, it is built over ``corpus``
+        on first use."""
         corpus_size = len(corpus) - len(papers)
         terms = self._copied_terms()
         texts = [paper.text for paper in papers]
@@ -122,7 +125,12 @@ class SearchState:
             picked = np.random.default_rng(corpus_size).random(len(texts)) < rate
             texts = [text for text, keep in zip(texts, picked) if keep]
         terms.count(texts, +1)
-        return self._successor(terms, self.title_keys + [normalise_title(p.title) for p in papers], corpus)
+        state = self._successor(terms, self.title_keys + [normalise_title(p.title) for p in papers], corpus)
+        if not isinstance(self._lexical, LexicalBuild):  # built, or saved: append rather than rebuild
+            current = self.lexical
+            if current.documents == corpus_size and current.can_append(len(corpus)):
+                state._lexical = current.appended([paper.text for paper in papers])
+        return state
 
     def without(self, keep: np.ndarray, removed: Sequence[Paper], corpus: Corpus) -> SearchState:
         """The state without the papers where ``keep`` is false (``corpus`` is what remains).
@@ -148,12 +156,18 @@ LEXICAL_PROGRESS = 100_000
 """Building the BM25 index of more papers than this shows a progress bar."""
 
 
-def lexical_of(corpus: Corpus) -> Callable[[], LexicalIndex]:
-    """A loader that builds the BM25 index of every paper of ``corpus`` (title and abstract)."""
+class LexicalBuild:
+    """A loader that builds the BM25 index of every paper of a corpus (title and abstract)."""
 
-    def build() -> LexicalIndex:
+    def __init__(self, corpus: Corpus) -> None:
+        self.corpus = corpus
+
+    def __call__(self) -> LexicalIndex:
         from paperatlas.lexical import LexicalIndex
 
-        return LexicalIndex.build(corpus.lazy_texts(), progress=len(corpus) > LEXICAL_PROGRESS)
+        return LexicalIndex.build(self.corpus.lazy_texts(), progress=len(self.corpus) > LEXICAL_PROGRESS)
 
-    return build
+
+def lexical_of(corpus: Corpus) -> Callable[[], LexicalIndex]:
+    """A loader that builds the BM25 index of every paper of ``corpus`` on first use."""
+    return LexicalBuild(corpus)

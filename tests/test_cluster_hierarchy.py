@@ -106,6 +106,16 @@ def test_errors() -> None:
         build_layers(x, fine[:10])
 
 
+def test_parents_of_many_papers_match_a_plain_count() -> None:
+    rng = np.random.default_rng(3)
+    child = rng.integers(-1, 300, 50_000)
+    parent = np.where(child >= 0, child // 7 + 5, rng.integers(-1, 40, child.size))  # noise papers: any theme
+    assert parents(child, parent) == {c: c // 7 + 5 for c in set(child.tolist()) if c >= 0}
+    with pytest.raises(PaperatlasError, match="topic 2 is not nested"):
+        parents(np.array([-1, 2, 2, 4]), np.array([3, -1, -1, 1]))  # topic 2 in the coarse layer's noise
+    assert parents(np.array([-1, -1]), np.array([0, 1])) == {}
+
+
 def test_nest_in_regions_keeps_regions_when_small_parts_can_join_a_topic_there() -> None:
     # topic 0: 8 papers in region 0, 2 in region 1 (20%: small); topic 1 lives in region 1;
     # topic 2: 12 in region 0, 3 in region 2 where no topic lives (a topic of its own)

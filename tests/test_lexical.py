@@ -68,6 +68,43 @@ def test_hybrid_mode_bounds_the_words_it_reads_and_lexical_mode_reads_all(monkey
     assert seen == [search.HYBRID_QUERY_POSTINGS, None]
 
 
+def test_appended_papers_score_as_a_full_build_would_and_old_ones_keep_theirs(bundled_corpus):
+    texts = [p.text for p in bundled_corpus]
+    texts[5] = "the of"  # no word left: the empty word gets a score column
+    grown = texts + ["", "zyxwv brandnewword and diffusion steering"]
+    index = LexicalIndex.build(texts[:300])
+    appended = index.appended(grown[300:])
+    full = LexicalIndex.build(grown)
+    assert appended.documents == full.documents == len(grown) and appended.built_over == 300
+    assert appended.mean_length == pytest.approx(full.mean_length)
+    for query in ("reward model preference", "zyxwv brandnewword", "diffusion steering", texts[320], "the of"):
+        np.testing.assert_allclose(appended.scores(query)[300:], full.scores(query)[300:], atol=1e-5)
+        np.testing.assert_array_equal(appended.scores(query)[:300], index.scores(query))
+    assert appended.top("zyxwv", 3)[0].tolist() == [len(grown) - 1]  # a word no indexed paper had
+    restored = LexicalIndex.from_arrays(appended.entry(), appended.arrays(), appended.vocabulary())
+    np.testing.assert_array_equal(restored.scores("diffusion steering"), appended.scores("diffusion steering"))
+    assert (restored.mean_length, restored.built_over) == (appended.mean_length, 300)
+    assert appended.can_append(330) and not appended.can_append(331)  # 10% past the last full build
+
+
+def test_add_appends_to_a_saved_index_until_the_corpus_outgrows_it(tmp_path):
+    papers = [Paper(id=f"p{i}", title=f"{TEXTS[i % 5]} {i}", abstract=f"{TEXTS[(i + 1) % 5]} number {i}")
+              for i in range(40)]
+    Atlas.build(Corpus(papers), FakeEmbedder(), cache=None).save(tmp_path / "atlas")
+    atlas = Atlas.load(tmp_path / "atlas", embedder=FakeEmbedder())
+    atlas.add([Paper(id="new", title="Quasicrystal lattices", abstract="Quasicrystal lattices in alloys")],
+              cache=None)
+    lexical = atlas.search_state.lexical
+    assert (lexical.documents, lexical.built_over) == (41, 40)  # appended, not rebuilt
+    assert find_similar_papers(atlas, "quasicrystal", k=1, by="text", mode="lexical")[0]["id"] == "new"
+    atlas.save(tmp_path / "atlas")
+    assert Atlas.load(tmp_path / "atlas").search_state.lexical.built_over == 40
+    more = [Paper(id=f"m{i}", title=f"Graph lattices {i}", abstract="graph neural networks on lattices")
+            for i in range(4)]
+    atlas.add(more, cache=None)  # 45 > 1.1 x 40: rebuilt
+    assert (atlas.search_state.lexical.documents, atlas.search_state.lexical.built_over) == (45, 45)
+
+
 def test_fuse_weights_the_rankings():
     dense, lexical = np.array([1, 2, 3]), np.array([3, 4, 1])
     assert fuse([dense, lexical], [1.0, 0.0], 3).tolist() == [1, 2, 3]
