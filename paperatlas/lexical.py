@@ -171,7 +171,8 @@ class LexicalIndex:
         if not ids:
             return np.zeros(self.documents, np.float32)
         if max_postings is not None:
-            lengths = np.diff(np.asarray(indptr))[ids]
+            at = np.asarray(ids)
+            lengths = np.asarray(indptr[at + 1]) - np.asarray(indptr[at])
             if int(lengths.sum()) > max_postings:  # rarest first; ties keep the query's order
                 order = np.argsort(lengths, kind="stable")
                 keep = max(1, int(np.searchsorted(np.cumsum(lengths[order]), max_postings, side="right")))
