@@ -251,7 +251,7 @@ def parents(child: np.ndarray, parent: np.ndarray) -> dict[int, int]:
     child, parent = child[inside], parent[inside]
     if not child.size:
         pairs = np.zeros((0, 2), dtype=np.int64)
-    else:  # (child, parent) as one key: counting keys is ~100x faster than np.unique(axis=0) at 1M papers
+    else:  # (child, parent) as one int64 key: a 1-D unique, about 4x faster than np.unique(axis=0) at 1M
         low, width = int(parent.min()), int(parent.max() - parent.min()) + 1
         keys = np.unique(child * width + (parent - low))
         pairs = np.stack([keys // width, keys % width + low], axis=1)
