@@ -55,19 +55,25 @@ def rankings(atlas, query: str, by: str, depth: int, times: dict[str, list[float
     return dense, lexical
 
 
-def measure(name: str, n_queries: int, weights: list[float]) -> dict[str, dict[float, float]]:
+def labelled_atlas(name: str):
+    """``(records, labels, atlas, seconds)`` of a labelled set: the atlas built from its real vectors
+    (ids: row numbers) with its BM25 index, and the seconds that took."""
     from paperatlas.atlas import Atlas
     from paperatlas.corpus import Corpus, Paper
-    from paperatlas.embed import SentenceTransformerEmbedder
-    from paperatlas.search import FUSION_DEPTH, fuse
 
     records, vectors = eval_set(name)
-    labels = np.array([r["label"] for r in records])
     start = time.perf_counter()
     atlas = Atlas.build(Corpus(Paper(id=str(i), title=r["title"], abstract=r["abstract"])
                                for i, r in enumerate(records)), embeddings=vectors)
-    atlas.search_state.lexical  # noqa: B018 - built here so that the timing below says what it costs
-    built = time.perf_counter() - start
+    atlas.search_state.lexical  # noqa: B018 - built here so that the timing says what it costs
+    return records, np.array([r["label"] for r in records]), atlas, time.perf_counter() - start
+
+
+def measure(name: str, n_queries: int, weights: list[float]) -> dict[str, dict[float, float]]:
+    from paperatlas.embed import SentenceTransformerEmbedder
+    from paperatlas.search import FUSION_DEPTH, fuse
+
+    records, labels, atlas, built = labelled_atlas(name)
     rows = np.random.default_rng(0).choice(len(records), size=min(n_queries, len(records)), replace=False)
     titles = [records[int(row)]["title"] for row in rows]
     embedder = SentenceTransformerEmbedder()
@@ -96,14 +102,9 @@ def pruning(name: str, n_queries: int, budgets: list[int]) -> dict[int, tuple[fl
     """Hybrid id queries whose BM25 ranking reads the query's rarest words holding at most N
     postings together (0: every word): ``{N: (same-label precision@10 at the default weight,
     p50 ms of the BM25 ranking)}``."""
-    from paperatlas.atlas import Atlas
-    from paperatlas.corpus import Corpus, Paper
     from paperatlas.search import FUSION_DEPTH, LEXICAL_WEIGHT, _dense, _lexical, fuse, resolve_query
 
-    records, vectors = eval_set(name)
-    labels = np.array([r["label"] for r in records])
-    atlas = Atlas.build(Corpus(Paper(id=str(i), title=r["title"], abstract=r["abstract"])
-                               for i, r in enumerate(records)), embeddings=vectors)
+    records, labels, atlas, _ = labelled_atlas(name)
     rows = np.random.default_rng(0).choice(len(records), size=min(n_queries, len(records)), replace=False)
     weight, out = LEXICAL_WEIGHT["papers"], {}
     queries = []

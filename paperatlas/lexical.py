@@ -54,6 +54,11 @@ class Tokenizer:
     def __call__(self, text: str) -> list[str]:
         return [_fold(word) for word in self._analyzer.words(text) if word not in self._analyzer.stop_words]
 
+    def documents(self, texts: Iterable[str]) -> list[list[str]]:
+        """The words of each text as BM25 indexes them: ``[""]`` for a text with none, and one
+        string object per distinct word (1M abstracts hold ~85M words, ~5 GB as separate strings)."""
+        return [[intern(word) for word in self(text)] or [""] for text in texts]
+
 
 def _retriever(k1: float, b: float, method: str, scores: dict[str, Any], vocabulary: dict[str, int]) -> Any:
     """A bm25s retriever over precomputed score columns (CSC arrays) and their vocabulary."""
@@ -100,8 +105,7 @@ class LexicalIndex:
         import bm25s
 
         tokenize = Tokenizer()
-        # one string object per distinct word: 1M abstracts hold ~85M words, ~5 GB as separate strings
-        tokens = [[intern(word) for word in tokenize(text)] or [""] for text in texts]
+        tokens = tokenize.documents(texts)
         if not tokens:
             raise PaperatlasError("no papers to index")
         retriever = bm25s.BM25(k1=K1, b=B, method=METHOD)
@@ -124,7 +128,7 @@ class LexicalIndex:
             raise PaperatlasError("this lexical index was saved without its statistics: rebuild it")
         indptr, indices, data = (np.asarray(self._bm25.scores[name]) for name in ("indptr", "indices", "data"))
         columns, old = len(indptr) - 1, self.documents
-        tokens = [[intern(word) for word in self._tokenize(text)] or [""] for text in texts]
+        tokens = self._tokenize.documents(texts)
         total = old + len(tokens)
         lengths = np.array([len(doc) for doc in tokens], dtype=np.float64)
         mean_length = (self.mean_length * old + float(lengths.sum())) / total

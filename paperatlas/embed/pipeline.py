@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 from collections import deque
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from typing import Any, Callable, Iterator, Sequence
 
 import numpy as np
@@ -65,7 +65,8 @@ def rust_tokeniser(st_model) -> Tokenise | None:
     rust.enable_truncation(int(st_model.max_seq_length))
     pad = int(processor.pad_token_id)
     encode = getattr(rust, "encode_batch_fast", rust.encode_batch)
-    keys = [key for key, value in st_model.preprocess(["probe"]).items() if torch.is_tensor(value)]
+    expected = st_model.preprocess(list(_PROBES))
+    keys = [key for key, value in expected.items() if torch.is_tensor(value)]
     if not set(keys) <= {"input_ids", "attention_mask", "token_type_ids"}:
         return None
 
@@ -81,7 +82,6 @@ def rust_tokeniser(st_model) -> Tokenise | None:
                     "token_type_ids": torch.zeros_like(torch.from_numpy(ids))}
         return {key: features[key] for key in keys}
 
-    expected = st_model.preprocess(list(_PROBES))
     got = tokenise(list(_PROBES))
     if any(not torch.equal(got[key], expected[key]) for key in keys):
         return None
@@ -97,10 +97,8 @@ def encode_batches(st_model, texts: Sequence[str], batch_size: int, forward: For
     """
     batches = length_sorted_batches(texts, batch_size)
     tokeniser = tokeniser or st_model.preprocess
-    if workers > 1:
-        with rust_thread_pool_off():
-            return _encode(st_model, texts, batches, forward, tokeniser, pin_memory, workers)
-    return _encode(st_model, texts, batches, forward, tokeniser, pin_memory, workers)
+    with rust_thread_pool_off() if workers > 1 else nullcontext():
+        return _encode(st_model, texts, batches, forward, tokeniser, pin_memory, workers)
 
 
 @contextmanager
@@ -131,12 +129,12 @@ def _encode(st_model, texts: Sequence[str], batches: list[list[int]], forward: F
         return features
 
     out: np.ndarray | None = None
-    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="tokenise") as pool_, torch.inference_mode():
-        pending = deque(pool_.submit(tokenise, rows) for rows in batches[:workers])
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="tokenise") as threads, torch.inference_mode():
+        pending = deque(threads.submit(tokenise, rows) for rows in batches[:workers])
         for number, rows in enumerate(batches):
             features = pending.popleft().result()
             if number + workers < len(batches):
-                pending.append(pool_.submit(tokenise, batches[number + workers]))
+                pending.append(threads.submit(tokenise, batches[number + workers]))
             vectors = pool(st_model, features, forward(features))
             if out is None:
                 out = np.empty((len(texts), vectors.shape[1]), dtype=np.float32)
