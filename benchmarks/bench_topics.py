@@ -12,7 +12,12 @@ cached them, else the 10k real vectors plus 90k interpolations between real neig
 --no-100k to skip.
 BERTopic is optional (pip install bertopic in the benchmark environment only).
 
+Half precision (--float16-check): an atlas with an ivf index (above 50,000 papers) keeps its
+vectors in float16, so its topics are fitted on float16-rounded vectors; this fits every
+labelled set both ways and prints V-measure and noise side by side.
+
 Usage: python benchmarks/bench_topics.py [--sets ...] [--quality-only] [--no-bertopic] [--no-100k]
+       python benchmarks/bench_topics.py --float16-check [--sets ...]
 """
 
 from __future__ import annotations
@@ -172,6 +177,29 @@ def sample_fit(vectors: np.ndarray, texts: list[str], labels: np.ndarray, share:
               f"V {coarse['v_measure']:.3f}", flush=True)
 
 
+def float16_check(names: list[str]) -> None:
+    """Topics of each set fitted on its float32 vectors and on the same vectors rounded to float16."""
+    from paperatlas.cluster import TopicSettings
+    from paperatlas.cluster.topics import fit_atlas_topics
+    from paperatlas.evaluation import label_scores
+    from paperatlas.index import PaperIndex
+
+    print("| set | vectors | layer 0 topics | V-measure | noise | layer nearest the labels: topics, V-measure |")
+    print("|---|---|---|---|---|---|")
+    for name in names:
+        records, vectors = eval_set(name)
+        texts = [r["title"] + ". " + r["abstract"] for r in records]
+        labels = np.array([r["label"] for r in records])
+        k = len(set(labels))
+        for what, rows in (("float32", vectors), ("float16", vectors.astype(np.float16).astype(np.float32))):
+            model = fit_atlas_topics(rows, texts, PaperIndex.build(rows, "exact"), TopicSettings())
+            fine = label_scores(labels, model.labels_at(0))
+            closest = min(range(model.n_layers), key=lambda layer: abs(model.n_topics(layer) - k))
+            coarse = label_scores(labels, model.labels_at(closest))
+            print(f"| {name} | {what} | {model.n_topics(0)} | {fine['v_measure']:.3f} | {fine['noise_share']:.1%} | "
+                  f"{model.n_topics(closest)}, {coarse['v_measure']:.3f} |", flush=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--no-bertopic", action="store_true")
@@ -185,7 +213,13 @@ def main() -> None:
     parser.add_argument("--sample-fit-full", action="store_true",
                         help="only compare a full fit with a 20%% sample fit on all 91,790 paperlists papers "
                              "(needs embed_paperlists.py's vectors)")
+    parser.add_argument("--float16-check", action="store_true",
+                        help="only compare topics fitted on float32 and on float16-rounded vectors")
     args = parser.parse_args()
+    if args.float16_check:
+        print(f"machine: {machine()}; date: {datetime.date.today()}")
+        float16_check([name for name in args.sets if name != "paperlists" or full_paperlists() is not None])
+        return
     if args.sample_fit_full:
         print(f"machine: {machine()}; date: {datetime.date.today()}")
         full = full_paperlists()

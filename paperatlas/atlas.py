@@ -155,9 +155,9 @@ class Atlas:
 
     Attributes:
         corpus: the papers.
-        embeddings: ``(n, d)`` float32 unit vectors (memory-mapped after :meth:`load`): the
-            ones the index holds (the constructor's ``embeddings`` must be those; only their
-            count is checked).
+        embeddings: ``(n, d)`` unit vectors (memory-mapped after :meth:`load`; float32, float16
+            beside an ``ivf`` index, see :mod:`paperatlas.index`): the ones the index holds (the
+            constructor's ``embeddings`` must be those; only their count is checked).
         index: the FAISS index over them.
         model: which model made the vectors.
         topics: the :class:`~paperatlas.cluster.TopicModel`, or None.
@@ -199,7 +199,8 @@ class Atlas:
 
     @property
     def embeddings(self) -> np.ndarray:
-        """``(n, d)`` float32 unit vectors, held once by the index (memory-mapped after :meth:`load`)."""
+        """``(n, d)`` unit vectors, held once by the index (memory-mapped after :meth:`load`; float16
+        beside an ``ivf`` index)."""
         return self.index.vectors()
 
     def __len__(self) -> int:

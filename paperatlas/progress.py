@@ -1,7 +1,7 @@
 """No "IProgress not found" warning in Jupyter: progress bars stay plain ``tqdm`` on stderr.
 
-The libraries paperatlas loads (sentence-transformers, transformers, umap,
-bm25s) import ``tqdm.auto`` when they are imported. In a Jupyter kernel without
+The libraries paperatlas loads (sentence-transformers, transformers, umap)
+import ``tqdm.auto`` when they are imported. In a Jupyter kernel without
 ipywidgets that import warns ``TqdmWarning: IProgress not found`` and then uses
 the plain text bar anyway. :func:`settle_tqdm` makes that choice once, first,
 with the warning filtered inside a ``catch_warnings`` block (the user's own

@@ -9,12 +9,14 @@ model, and each file's sha256. The artefacts:
   corpus whose papers have aliases (ids of merged records) stores them in an
   ``aliases`` list column; it is optional, so atlases written before it (which
   have none) load unchanged and the format version stays 3;
-* vectors — ``embeddings.npy`` (float32 unit rows, memory-mapped on load), the one copy;
+* vectors — ``embeddings.npy`` (unit rows: float32, or float16 beside an ``ivf`` index;
+  memory-mapped on load), the one copy;
 * index — ``index.faiss`` (FAISS's own format), only for approximate indexes;
 * topics — ``topics.parquet`` (one row per layer and topic) and
   ``assignments.parquet`` (labels per layer, membership, map position);
 * search state — ``search_terms.npy`` (hashed document frequencies) and
-  ``search_titles.parquet`` (normalised titles), read on first use.
+  ``search_titles.parquet`` (normalised titles), and the BM25 index
+  (``lexical_*.npy``, ``lexical_words.json``; see :mod:`paperatlas.lexical`), read on first use.
 
 A save writes a sibling temporary folder, then swaps it in with renames, so a
 crash or Ctrl-C leaves the previous atlas intact. :meth:`Atlas.save` holds the atlas's writer
@@ -432,7 +434,7 @@ INDEX = "index.faiss"
 def _save_vectors(path: Path, vectors: np.ndarray, chunk: int = 65_536) -> None:
     """``np.save`` in chunks, so a memory-mapped source is streamed rather than read whole."""
     vectors = np.asarray(vectors) if not isinstance(vectors, np.memmap) else vectors
-    out = np.lib.format.open_memmap(path, mode="w+", dtype=np.float32, shape=vectors.shape)
+    out = np.lib.format.open_memmap(path, mode="w+", dtype=vectors.dtype, shape=vectors.shape)
     for start in range(0, len(vectors), chunk):
         out[start:start + chunk] = vectors[start:start + chunk]
     out.flush()
@@ -449,15 +451,18 @@ def vectors_writers(index: PaperIndex) -> Writers:
 
 def read_vectors(folder: Path, manifest: dict[str, Any], model: ModelInfo, n: int) -> PaperIndex:
     """The index over the vectors (memory-mapped, read-only), checked against the model and paper count."""
-    from paperatlas.index import PaperIndex
+    from paperatlas.index import HALF_PRECISION_KINDS, PaperIndex
 
     vectors = read_npy(folder / VECTORS)
-    if vectors.dtype != np.float32 or vectors.ndim != 2 or vectors.shape != (n, model.dimension):
+    kind = manifest.get("index", {}).get("kind", "exact")
+    if vectors.dtype != np.float32 and not (vectors.dtype == np.float16 and kind in HALF_PRECISION_KINDS):
+        raise AtlasFormatError(f"{folder}: embeddings of dtype {vectors.dtype}; an atlas with a {kind!r} index "
+                               f"holds float32{' or float16' if kind in HALF_PRECISION_KINDS else ''} vectors")
+    if vectors.ndim != 2 or vectors.shape != (n, model.dimension):
         raise AtlasFormatError(
             f"{folder}: embeddings of shape {vectors.shape} do not match {n} papers of the manifest's "
             f"{model.dimension}-d model {model.id!r}"
         )
-    kind = manifest.get("index", {}).get("kind", "exact")
     structure = None if kind == "exact" else _verify(folder, manifest, INDEX)
     try:
         return PaperIndex.load(structure, vectors)
@@ -747,18 +752,22 @@ def read_search_state(folder: Path, manifest: dict[str, Any], corpus: Corpus) ->
             raise AtlasFormatError(f"{folder}: the lexical index has {index.documents} papers for {n}")
         return index
 
+    from paperatlas.lexical import readable
+
     for file in (SEARCH_TERMS, *(LEXICAL_ARRAYS.values() if "lexical" in entry else ())):
         read_npy(folder / file)  # the headers now (cheap): a damaged one fails the load, not a query
     if "lexical" not in entry:  # saved before the lexical index existed: built on first use
-        return SearchState(terms, titles, _announced(lexical_of(corpus), folder))
+        return SearchState(terms, titles, _announced(lexical_of(corpus), folder, "without a lexical index"))
+    if not readable(entry["lexical"]):  # bm25s's float32 score arrays, before: rebuilt on first use
+        return SearchState(terms, titles, _announced(lexical_of(corpus), folder, "with an older lexical index"))
     return SearchState(terms, titles, lexical)
 
 
-def _announced(build: Callable[[], Any], folder: Path) -> Callable[[], Any]:
+def _announced(build: Callable[[], Any], folder: Path, why: str) -> Callable[[], Any]:
     def run():
         start = time.perf_counter()
         index = build()
-        print(f"paperatlas: {folder} was saved without a lexical index; built it in "
+        print(f"paperatlas: {folder} was saved {why}; built it in "
               f"{time.perf_counter() - start:.1f} s (saving the atlas again keeps it)", file=sys.stderr)
         return index
 

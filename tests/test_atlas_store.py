@@ -159,12 +159,41 @@ def test_an_approximate_index_is_saved_and_checked(tmp_path):
     atlas = Atlas.build(papers, FakeEmbedder(), index="ivf", cache=None)
     atlas.save(tmp_path / "ivf")
     loaded = Atlas.load(tmp_path / "ivf")
-    assert loaded.index.kind == "ivf"
-    assert [hit["id"] for hit in loaded.similar(papers[3].id, k=5, by="id")] == \
-        [hit["id"] for hit in atlas.similar(papers[3].id, k=5, by="id")]
+    assert loaded.index.kind == "ivf" and np.load(tmp_path / "ivf" / "embeddings.npy").dtype == np.float16
+    assert loaded.similar(papers[3].id, k=5, by="id") == atlas.similar(papers[3].id, k=5, by="id")
     (tmp_path / "ivf" / "index.faiss").write_bytes(b"junk")
     with pytest.raises(AtlasFormatError, match="index.faiss: corrupted"):
         Atlas.load(tmp_path / "ivf")
+
+
+def test_ivf_atlases_saved_with_float32_vectors_still_load_and_keep_them(monkeypatch, tmp_path):
+    from paperatlas import index
+
+    papers = small_corpus(200)
+    monkeypatch.setattr(index, "stored_rows", lambda vectors, kind: vectors)  # as versions before float16 saved
+    Atlas.build(papers, FakeEmbedder(), index="ivf", cache=None).save(tmp_path / "old")
+    monkeypatch.undo()
+    atlas = Atlas.load(tmp_path / "old")
+    assert atlas.embeddings.dtype == np.float32
+    atlas.add([Paper(id="extra", title="Extra paper", abstract="An added abstract")], cache=None,
+              embeddings=FakeEmbedder().encode(["Extra paper. An added abstract"]))
+    assert atlas.embeddings.dtype == np.float32 and atlas.similar("extra", k=1, by="id")[0]["id"] != "extra"
+
+
+def test_float16_vectors_beside_an_exact_index_are_refused(tmp_path):
+    import json
+
+    Atlas.build(small_corpus(30), FakeEmbedder(), cache=None).save(tmp_path / "a")
+    vectors = np.load(tmp_path / "a" / "embeddings.npy")
+    np.save(tmp_path / "a" / "embeddings.npy", vectors.astype(np.float16))
+    manifest = json.loads((tmp_path / "a" / "manifest.json").read_text())
+    from paperatlas.store import sha256_file
+
+    file = tmp_path / "a" / "embeddings.npy"
+    manifest["files"]["embeddings.npy"] = {"bytes": file.stat().st_size, "sha256": sha256_file(file)}
+    (tmp_path / "a" / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(AtlasFormatError, match="dtype float16; an atlas with a 'exact' index holds float32 vectors"):
+        Atlas.load(tmp_path / "a")
 
 
 def test_ids_are_found_by_binary_search_without_a_dict_of_all(saved):

@@ -124,7 +124,9 @@ def test_ray_build_equals_a_local_build(ray_local, small_corpus, tmp_path):
     built = Atlas.build(small_corpus, FakeEmbedder(), cache=cache, index="ivf",
                         ray=RaySettings(batch_size=25, work_dir=_work_root(tmp_path)))
     assert np.array_equal(built.corpus.ids, local.corpus.ids)
-    assert np.abs(built.embeddings - local.embeddings).max() < 1e-6
+    assert built.embeddings.dtype == local.embeddings.dtype == np.float16  # the rows beside an ivf index
+    # float32 vectors within 1e-6 may round to neighbouring float16 values: one step is under 1e-4 here
+    assert np.abs(built.embeddings.astype(np.float32) - local.embeddings.astype(np.float32)).max() < 1e-4
     assert built.last_embedded == len(small_corpus) and built.last_resumed == 0
     assert cache.count(FakeEmbedder().model_id) == len(small_corpus)  # the shards went into the cache
     assert not any((tmp_path / "ray-work").iterdir())  # and the work folder is gone

@@ -10,7 +10,7 @@ from paperatlas.atlas import Atlas
 from paperatlas.cli import main
 from paperatlas.corpus import Corpus, Paper
 from paperatlas.embed import FakeEmbedder
-from paperatlas.lexical import LexicalIndex, Tokenizer
+from paperatlas.lexical import LexicalIndex, Tokenizer, _idf
 from paperatlas.search import SearchError, find_similar_papers, fuse
 
 TEXTS = [
@@ -68,9 +68,24 @@ def test_hybrid_mode_bounds_the_words_it_reads_and_lexical_mode_reads_all(monkey
     assert seen == [search.HYBRID_QUERY_POSTINGS, None]
 
 
-def test_appended_papers_score_as_a_full_build_would_and_old_ones_keep_theirs(bundled_corpus):
+def test_scores_are_bm25s_lucene_scores(bundled_corpus):
+    import bm25s
+
     texts = [p.text for p in bundled_corpus]
-    texts[5] = "the of"  # no word left: the empty word gets a score column
+    index = LexicalIndex.build(texts)
+    tokenize = Tokenizer()
+    reference = bm25s.BM25(k1=1.5, b=0.75, method="lucene")
+    reference.index([tokenize(text) for text in texts], show_progress=False)
+    for query in ("reward model preference", "diffusion steering", texts[7], "value function critic"):
+        words = [w for w in dict.fromkeys(tokenize(query)) if w in reference.vocab_dict]
+        expected = reference.get_scores(words)
+        np.testing.assert_allclose(index.scores(query), expected, rtol=1e-4, atol=2e-4)
+        assert index.top(query, 10)[0].tolist() == np.lexsort((np.arange(len(texts)), -expected))[:10].tolist()
+
+
+def test_appended_papers_score_as_a_full_build_would_and_old_ones_keep_their_weights(bundled_corpus):
+    texts = [p.text for p in bundled_corpus]
+    texts[5] = "the of"  # no word left
     grown = texts + ["", "zyxwv brandnewword and diffusion steering"]
     index = LexicalIndex.build(texts[:300])
     appended = index.appended(grown[300:])
@@ -79,12 +94,46 @@ def test_appended_papers_score_as_a_full_build_would_and_old_ones_keep_theirs(bu
     assert appended.mean_length == pytest.approx(full.mean_length)
     for query in ("reward model preference", "zyxwv brandnewword", "diffusion steering", texts[320], "the of"):
         np.testing.assert_allclose(appended.scores(query)[300:], full.scores(query)[300:], atol=1e-5)
-        np.testing.assert_array_equal(appended.scores(query)[:300], index.scores(query))
+    for word in ("diffusion", "reward", "policy"):  # one word: old papers' scores move by its idf alone
+        before, after = index.scores(word), appended.scores(word)[:300]
+        held = before > 0
+        assert np.array_equal(held, after > 0) and held.any()
+        np.testing.assert_allclose(after[held] / before[held], (after[held] / before[held])[0], rtol=1e-5)
+        idf_ratio = _idf(np.count_nonzero(full.scores(word)), len(grown)) / _idf(np.count_nonzero(held), 300)
+        assert float((after[held] / before[held])[0]) == pytest.approx(float(idf_ratio), rel=1e-5)
     assert appended.top("zyxwv", 3)[0].tolist() == [len(grown) - 1]  # a word no indexed paper had
     restored = LexicalIndex.from_arrays(appended.entry(), appended.arrays(), appended.vocabulary())
     np.testing.assert_array_equal(restored.scores("diffusion steering"), appended.scores("diffusion steering"))
     assert (restored.mean_length, restored.built_over) == (appended.mean_length, 300)
     assert appended.can_append(330) and not appended.can_append(331)  # 10% past the last full build
+
+
+def test_top_reads_postings_and_agrees_with_the_full_score_vector(bundled_corpus):
+    texts = [p.text for p in bundled_corpus]
+    index = LexicalIndex.build(texts)
+    allowed = np.arange(len(texts)) % 3 != 0
+    excluded = np.array([1, 2, 4, 8, 16, 32])
+    for query in ("reward model preference", texts[11], "diffusion", "zyxwv"):
+        scores = index.scores(query)
+        scores[~allowed] = 0
+        scores[excluded] = 0
+        expected = np.lexsort((np.arange(len(texts)), -scores))
+        expected = expected[scores[expected] > 0][:25]
+        rows, got = index.top(query, 25, allowed, excluded)
+        assert rows.tolist() == expected.tolist()
+        np.testing.assert_array_equal(got, scores[expected])
+
+
+def test_build_in_chunks_gives_the_same_index(monkeypatch, bundled_corpus):
+    from paperatlas import lexical
+
+    texts = [p.text for p in bundled_corpus]
+    whole = LexicalIndex.build(texts)
+    monkeypatch.setattr(lexical, "BUILD_CHUNK", 7)
+    chunked = LexicalIndex.build(iter(texts))
+    assert chunked.vocabulary() == whole.vocabulary()
+    for name, array in whole.arrays().items():
+        np.testing.assert_array_equal(chunked.arrays()[name], array)
 
 
 def test_add_appends_to_a_saved_index_until_the_corpus_outgrows_it(tmp_path):

@@ -23,7 +23,7 @@ warnings.simplefilter("always")
 with warnings.catch_warnings(record=True) as caught:
     if sys.argv[1] == "paperatlas":
         import paperatlas
-    from tqdm.auto import tqdm  # as sentence-transformers, transformers, umap and bm25s do
+    from tqdm.auto import tqdm  # as sentence-transformers, transformers and umap do
 print([f"{w.category.__name__}: {w.message}" for w in caught])
 print(warnings.filters[0][0])
 """

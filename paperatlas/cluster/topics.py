@@ -337,6 +337,8 @@ def fit_atlas_topics(
         rows = np.sort(np.random.default_rng(settings.random_state).choice(n, limit, replace=False))
         embeddings = np.ascontiguousarray(np.asarray(all_vectors)[rows], dtype=np.float32)
         texts = [texts[int(r)] for r in rows]
+    elif embeddings.dtype != np.float32:  # the float16 rows beside an ivf index
+        embeddings = np.ascontiguousarray(embeddings, dtype=np.float32)
     if n > limit or index.kind not in ("exact", "hnsw"):
         index = bulk_index(embeddings)  # many queries: a transient graph beats compact codes
     k = settings.n_neighbors or default_n_neighbors(len(index))

@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 
 from paperatlas.distributed.session import RaySettings, task_count
-from paperatlas.index import PaperIndex, choose_kind, trained_ivf
+from paperatlas.index import PaperIndex, choose_kind, stored_rows, trained_ivf
 
 FILL_ROWS = 100_000
 """At most this many vectors go to one fill task."""
@@ -53,4 +53,4 @@ def build_index_on_ray(ray, vectors: np.ndarray, kind: str, settings: RaySetting
             index.merge_from(faiss.deserialize_index(ray.get(pending.pop(0))), 0)
     for part in pending:
         index.merge_from(faiss.deserialize_index(ray.get(part)), 0)
-    return PaperIndex(vectors, "ivf", index)
+    return PaperIndex(stored_rows(vectors, "ivf"), "ivf", index)
