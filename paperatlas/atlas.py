@@ -302,6 +302,7 @@ class Atlas:
             built = build_index_on_ray(ray[0], vectors, index, ray[1])
         else:
             built = PaperIndex.build(vectors, index)
+        vectors = built.vectors()  # beside an ivf index its float16 copy: the float32 array can go
         clock.lap("index")
         state = SearchState.of_corpus(corpus)
         clock.lap("search state")

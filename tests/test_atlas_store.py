@@ -166,6 +166,30 @@ def test_an_approximate_index_is_saved_and_checked(tmp_path):
         Atlas.load(tmp_path / "ivf")
 
 
+def test_a_build_lets_go_of_its_float32_vectors_once_the_ivf_index_holds_float16_ones(monkeypatch):
+    import gc
+    import weakref
+
+    from paperatlas import atlas as atlas_module
+    from paperatlas.embed.cache import embed_with_cache
+
+    made, alive_during_topics = [], []
+
+    def embedding(*args, **kwargs):
+        vectors, embedded = embed_with_cache(*args, **kwargs)
+        made.append(weakref.ref(vectors))
+        return vectors, embedded
+
+    def fit_topics(self, *args, **kwargs):
+        gc.collect()
+        alive_during_topics.append(made[0]() is not None)
+
+    monkeypatch.setattr(atlas_module, "embed_with_cache", embedding)
+    monkeypatch.setattr(Atlas, "fit_topics", fit_topics)
+    built = Atlas.build(small_corpus(200), FakeEmbedder(), index="ivf", cache=None, topics=True)
+    assert built.embeddings.dtype == np.float16 and alive_during_topics == [False]
+
+
 def test_ivf_atlases_saved_with_float32_vectors_still_load_and_keep_them(monkeypatch, tmp_path):
     from paperatlas import index
 
