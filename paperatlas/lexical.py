@@ -135,12 +135,14 @@ def _chunks(texts: Iterable[str], progress: bool, total: int | None) -> Iterator
         from tqdm.auto import tqdm
 
         bar = tqdm(total=total, desc="BM25 index", unit="paper")
-    while chunk := list(islice(iterator, BUILD_CHUNK)):
-        yield chunk
+    try:
+        while chunk := list(islice(iterator, BUILD_CHUNK)):
+            yield chunk
+            if bar is not None:
+                bar.update(len(chunk))
+    finally:
         if bar is not None:
-            bar.update(len(chunk))
-    if bar is not None:
-        bar.close()
+            bar.close()
 
 
 def _spliced(old: np.ndarray, places: np.ndarray, values: np.ndarray) -> np.ndarray:
