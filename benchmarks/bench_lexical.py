@@ -4,7 +4,8 @@ Builds ``paperatlas.lexical.LexicalIndex`` over the papers of ``bench_scale.py``
 (``benchmarks/_work/inputs_N/papers.parquet``, made by ``python benchmarks/bench_scale.py``;
 real paperlists_venues titles and abstracts, each repeated about N / 10,000 times), then
 times hybrid-style queries (the abstract of a random paper, its rarest words holding
-``search.HYBRID_QUERY_POSTINGS`` postings) and full lexical ones (every word).
+``search.HYBRID_QUERY_POSTINGS`` postings) and full lexical ones (every word), then
+removes and appends 1,000 papers in place.
 
     python benchmarks/bench_lexical.py --size 1000000
 
@@ -73,6 +74,15 @@ def main() -> None:
             times.append((time.perf_counter() - start) * 1000)
         print(f"  top 100 of a paper's abstract, {label}: p50 {statistics.median(times):.2f} ms, "
               f"p90 {np.percentile(times, 90):.2f} ms")
+    gone = np.sort(np.random.default_rng(1).choice(len(corpus), 1000, replace=False))
+    keep = np.ones(len(corpus), dtype=bool)
+    keep[gone] = False
+    start = time.perf_counter()
+    index.without(keep, [texts[int(row)] for row in gone])
+    print(f"  remove 1,000 papers in place: {time.perf_counter() - start:.2f} s")
+    start = time.perf_counter()
+    index.appended([texts[int(row)] for row in gone])
+    print(f"  append 1,000 papers in place: {time.perf_counter() - start:.2f} s")
     sys.stdout.flush()
 
 

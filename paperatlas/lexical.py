@@ -11,7 +11,7 @@ The index is a word-by-paper matrix in CSC arrays, built here in chunks of paper
 ``indptr`` (int64, a column a word), ``indices`` (int32 rows, ascending in a column) and
 ``data``, each weight in 16 bits (uint16, ``weight · 65535``: an error ≤ 8e-6 of the word's
 idf). The idf is computed at query time from the column's length, so papers added in
-place (see :meth:`LexicalIndex.appended`) update it for everyone. Saved with the atlas as
+place (see :meth:`LexicalIndex.appended` and :meth:`LexicalIndex.without`) update it for everyone. Saved with the atlas as
 ``.npy`` arrays and a JSON vocabulary.
 """
 
@@ -26,8 +26,9 @@ from paperatlas.errors import PaperatlasError
 
 K1, B, METHOD = 1.5, 0.75, "lucene"
 REBUILD_GROWTH = 1.1
-"""``add`` appends new papers to the index in place until the corpus outgrows its last full build
-by this factor; then the index is rebuilt (fresh length statistics for every paper)."""
+"""``add`` appends new papers to the index in place, and ``remove`` drops papers in place, while the
+corpus stays within this factor of its size at the last full build (above it, or below it by the
+same factor); past that the index is rebuilt (fresh length statistics for every paper)."""
 TOKENIZER = "words-en-plural-1"
 """Name of the tokenisation rule; an index made by another rule is refused on load."""
 LAYOUT = "csc-u16-weights-1"
@@ -177,7 +178,8 @@ class LexicalIndex:
         self.mean_length = mean_length
         """Mean words a paper (BM25's average document length) at the last build or append."""
         self.built_over = built_over
-        """Papers at the last full build (papers appended since are weighed with the mean length of their time)."""
+        """Papers at the last full build (papers appended since are weighed with the mean length of
+        their time; papers removed since may leave fewer)."""
 
     @classmethod
     def build(cls, texts: Iterable[str], progress: bool = False) -> LexicalIndex:
@@ -196,6 +198,29 @@ class LexicalIndex:
         """Whether :meth:`appended` may serve a corpus of ``papers_after`` papers: not past
         ``REBUILD_GROWTH`` times its last full build."""
         return papers_after <= REBUILD_GROWTH * self.built_over
+
+    def can_remove(self, papers_after: int) -> bool:
+        """Whether :meth:`without` may serve a corpus of ``papers_after`` papers: at least one, and
+        not below its last full build divided by ``REBUILD_GROWTH``."""
+        return papers_after >= max(1.0, self.built_over / REBUILD_GROWTH)
+
+    def without(self, keep: np.ndarray, removed_texts: Sequence[str]) -> LexicalIndex:
+        """The index without the papers where ``keep`` is false (``removed_texts``: their texts, for
+        the mean length), without rebuilding: the other papers keep their weights and move up to
+        their new rows; every word's idf, computed at query time, no longer counts the removed ones."""
+        keep = np.asarray(keep, dtype=bool)
+        if keep.shape != (self.documents,):
+            raise PaperatlasError(f"keep has shape {keep.shape}; the index holds {self.documents} papers")
+        documents = int(keep.sum())
+        if documents == 0:
+            raise PaperatlasError("no papers would be left in the lexical index")
+        removed_words = sum(len(self._tokenize(text)) for text in removed_texts)
+        mean_length = max((self.mean_length * self.documents - removed_words) / documents, 1.0)
+        kept = keep[self._indices]
+        before = np.concatenate([[0], np.cumsum(kept, dtype=np.int64)])
+        new_rows = (np.cumsum(keep, dtype=np.int64) - 1).astype(np.int32)
+        return LexicalIndex(before[self._indptr], new_rows[self._indices[kept]], self._data[kept],
+                            dict(self._vocabulary), documents, self._tokenize, mean_length, self.built_over)
 
     def appended(self, texts: Sequence[str]) -> LexicalIndex:
         """The index with ``texts`` appended as new papers, without rebuilding: each new paper is
@@ -305,9 +330,9 @@ class LexicalIndex:
                 or indptr.shape != (len(words) + 1,) or data.shape != indices.shape or int(indptr[0]) != 0
                 or int(indptr[-1]) != data.size or (indices.size and int(indices.max()) >= documents)):
             raise PaperatlasError("lexical index arrays do not fit together")
-        if not (mean_length > 0 and 0 < built_over <= documents):
+        if not (mean_length > 0 and built_over > 0):
             raise PaperatlasError(f"lexical index statistics out of range: mean length {mean_length}, "
-                                  f"built over {built_over} of {documents} papers")
+                                  f"built over {built_over} papers")
         vocabulary = {word: i for i, word in enumerate(words)}
         if len(vocabulary) != len(words):
             raise PaperatlasError("lexical index vocabulary repeats a word")

@@ -135,12 +135,19 @@ class SearchState:
     def without(self, keep: np.ndarray, removed: Sequence[Paper], corpus: Corpus) -> SearchState:
         """The state without the papers where ``keep`` is false (``corpus`` is what remains).
         Sampled term statistics are left as they are: which removed papers were in the sample
-        is not known. The BM25 index is rebuilt over ``corpus`` on first use."""
+        is not known. The BM25 index drops the papers in place (see ``LexicalIndex.without``)
+        while the corpus stays above its last full build divided by ``lexical.REBUILD_GROWTH``;
+        then, or when it was never built, it is built over ``corpus`` on first use."""
         terms = self._copied_terms()
         if terms.documents >= len(keep):
             terms.count([paper.text for paper in removed], -1)
         keys = [key for key, kept in zip(self.title_keys, keep) if kept]
-        return self._successor(terms, keys, corpus)
+        state = self._successor(terms, keys, corpus)
+        if not isinstance(self._lexical, LexicalBuild):  # built, or saved: drop rather than rebuild
+            current = self.lexical
+            if current.documents == len(keep) and current.can_remove(len(corpus)):
+                state._lexical = current.without(keep, [paper.text for paper in removed])
+        return state
 
     def _copied_terms(self) -> TermStats:
         terms = self.terms

@@ -11,6 +11,7 @@ from paperatlas.cli import main
 from paperatlas.corpus import Corpus, Paper
 from paperatlas.embed import FakeEmbedder
 from paperatlas.lexical import LexicalIndex, Tokenizer, _idf
+from paperatlas.errors import PaperatlasError
 from paperatlas.search import SearchError, find_similar_papers, fuse
 
 TEXTS = [
@@ -106,6 +107,50 @@ def test_appended_papers_score_as_a_full_build_would_and_old_ones_keep_their_wei
     np.testing.assert_array_equal(restored.scores("diffusion steering"), appended.scores("diffusion steering"))
     assert (restored.mean_length, restored.built_over) == (appended.mean_length, 300)
     assert appended.can_append(330) and not appended.can_append(331)  # 10% past the last full build
+
+
+def test_removed_papers_leave_in_place_and_the_rest_keep_their_weights(bundled_corpus):
+    texts = [p.text for p in bundled_corpus]
+    index = LexicalIndex.build(texts)
+    keep = np.ones(len(texts), dtype=bool)
+    keep[[0, 7, 123, len(texts) - 1]] = False
+    smaller = index.without(keep, [texts[i] for i in np.flatnonzero(~keep)])
+    full = LexicalIndex.build([t for t, k in zip(texts, keep) if k])
+    assert smaller.documents == full.documents == len(texts) - 4 and smaller.built_over == len(texts)
+    assert smaller.mean_length == pytest.approx(full.mean_length)
+    for word in ("diffusion", "reward", "policy"):  # one word: kept papers' scores move by its idf alone
+        before, after = index.scores(word)[keep], smaller.scores(word)
+        held = before > 0
+        assert np.array_equal(held, after > 0) and held.any()
+        idf_ratio = _idf(np.count_nonzero(held), len(texts) - 4) / _idf(np.count_nonzero(index.scores(word)), len(texts))
+        np.testing.assert_allclose(after[held] / before[held], float(idf_ratio), rtol=1e-5)
+    rows, _ = smaller.top("diffusion", 20)  # one word: the same ranking of the kept papers, renumbered
+    expected, _ = index.top("diffusion", 20, allowed=keep)
+    assert rows.tolist() == (np.cumsum(keep) - 1)[expected].tolist()
+    query = texts[7]  # a removed paper's own text
+    assert smaller.top(query, 400)[0].max() < smaller.documents and smaller.top(query, 400)[0].size > 0
+    restored = LexicalIndex.from_arrays(smaller.entry(), smaller.arrays(), smaller.vocabulary())
+    np.testing.assert_array_equal(restored.scores(query), smaller.scores(query))
+    assert index.can_remove(319) and not index.can_remove(318)  # 350 / 1.1 = 318.2
+    with pytest.raises(PaperatlasError, match="no papers would be left"):
+        index.without(np.zeros(len(texts), dtype=bool), texts)
+
+
+def test_remove_drops_papers_from_a_saved_index_until_the_corpus_shrinks_past_it(tmp_path):
+    papers = [Paper(id=f"p{i}", title=f"{TEXTS[i % 5]} {i}", abstract=f"{TEXTS[(i + 1) % 5]} number {i}")
+              for i in range(40)]
+    papers.append(Paper(id="rare", title="Quasicrystal lattices", abstract="Quasicrystal lattices in alloys"))
+    Atlas.build(Corpus(papers), FakeEmbedder(), cache=None).save(tmp_path / "atlas")
+    atlas = Atlas.load(tmp_path / "atlas", embedder=FakeEmbedder())
+    atlas.remove(["p3"])
+    lexical = atlas.search_state.lexical
+    assert (lexical.documents, lexical.built_over) == (40, 41)  # dropped in place, not rebuilt
+    assert find_similar_papers(atlas, "quasicrystal", k=1, by="text", mode="lexical")[0]["id"] == "rare"
+    assert "p3" not in [h["id"] for h in find_similar_papers(atlas, TEXTS[3], k=40, by="text", mode="lexical")]
+    atlas.save(tmp_path / "atlas")
+    assert Atlas.load(tmp_path / "atlas").search_state.lexical.built_over == 41
+    atlas.remove([f"p{i}" for i in range(10, 14)])  # 36 < 41 / 1.1: rebuilt
+    assert (atlas.search_state.lexical.documents, atlas.search_state.lexical.built_over) == (36, 36)
 
 
 def test_top_reads_postings_and_agrees_with_the_full_score_vector(bundled_corpus):
