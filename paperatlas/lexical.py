@@ -7,12 +7,12 @@ b = 0.75: a word's idf times the paper's weight ``tf / (tf + k1·(1 − b + b·l
 length))``.
 
 The index is a word-by-paper matrix in CSC arrays, built here in chunks of papers
-(``bm25s.BM25.index`` holds every paper's words as Python lists: 8 GiB at 1M papers):
-``indptr`` (int64, a column a word), ``indices`` (int32 rows, ascending in a column) and
-``data``, each weight in 16 bits (uint16, ``weight · 65535``: an error ≤ 8e-6 of the word's
-idf). The idf is computed at query time from the column's length, so papers added in
-place (see :meth:`LexicalIndex.appended` and :meth:`LexicalIndex.without`) update it for everyone. Saved with the atlas as
-``.npy`` arrays and a JSON vocabulary.
+(``bm25s.BM25.index`` holds every paper's words as Python lists: a 1M-paper build peaked
+at 8 GiB with it): ``indptr`` (int64, a column a word), ``indices`` (int32 rows, ascending in
+a column) and ``data``, each weight in 16 bits (uint16, ``weight · 65535``: an error ≤ 8e-6
+of the word's idf). The idf is computed at query time from the column's length, so papers
+added or removed in place (:meth:`LexicalIndex.appended`, :meth:`LexicalIndex.without`)
+update it for every paper. Saved with the atlas as ``.npy`` arrays and a JSON vocabulary.
 """
 
 from __future__ import annotations
@@ -324,7 +324,8 @@ class LexicalIndex:
         if (float(entry["k1"]), float(entry["b"]), entry["method"]) != (K1, B, METHOD):
             raise PaperatlasError(f"lexical index with k1={entry['k1']}, b={entry['b']}, method {entry['method']!r}; "
                                   f"this version scores k1={K1}, b={B}, {METHOD!r}")
-        documents, mean_length, built_over = int(entry["documents"]), float(entry["mean_length"]), int(entry["built_over"])
+        documents, mean_length = int(entry["documents"]), float(entry["mean_length"])
+        built_over = int(entry["built_over"])
         indptr, indices, data = arrays["indptr"], arrays["indices"], arrays["data"]
         if (indptr.dtype != np.int64 or indices.dtype != np.int32 or data.dtype != np.uint16
                 or indptr.shape != (len(words) + 1,) or data.shape != indices.shape or int(indptr[0]) != 0

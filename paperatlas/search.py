@@ -356,7 +356,8 @@ def _scores_at_least(atlas: Atlas, vector: np.ndarray, min_score: float) -> np.n
     embeddings = atlas.embeddings
     mask = np.zeros(len(atlas), dtype=bool)
     for start in range(0, len(atlas), SCORE_CHUNK):
-        mask[start:start + SCORE_CHUNK] = np.asarray(embeddings[start:start + SCORE_CHUNK], np.float32) @ vector >= min_score
+        block = np.asarray(embeddings[start:start + SCORE_CHUNK], np.float32)
+        mask[start:start + SCORE_CHUNK] = block @ vector >= min_score
     return mask
 
 

@@ -122,7 +122,8 @@ def test_removed_papers_leave_in_place_and_the_rest_keep_their_weights(bundled_c
         before, after = index.scores(word)[keep], smaller.scores(word)
         held = before > 0
         assert np.array_equal(held, after > 0) and held.any()
-        idf_ratio = _idf(np.count_nonzero(held), len(texts) - 4) / _idf(np.count_nonzero(index.scores(word)), len(texts))
+        idf_ratio = (_idf(np.count_nonzero(held), len(texts) - 4)
+                     / _idf(np.count_nonzero(index.scores(word)), len(texts)))
         np.testing.assert_allclose(after[held] / before[held], float(idf_ratio), rtol=1e-5)
     rows, _ = smaller.top("diffusion", 20)  # one word: the same ranking of the kept papers, renumbered
     expected, _ = index.top("diffusion", 20, allowed=keep)
