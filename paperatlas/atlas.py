@@ -203,6 +203,10 @@ class Atlas:
         beside an ``ivf`` index)."""
         return self.index.vectors()
 
+    def vectors_of(self, rows) -> np.ndarray:
+        """Float32 vectors of ``rows`` (indices, a mask or a slice), whatever the atlas stores."""
+        return np.asarray(self.embeddings[rows], dtype=np.float32)
+
     def __len__(self) -> int:
         return len(self.corpus)
 

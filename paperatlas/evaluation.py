@@ -154,7 +154,7 @@ def evaluate_atlas(atlas: Atlas, column: str, k: int = 10, baseline: bool = Fals
     """
     topics = atlas.require_topics()
     rows, labels = paper_labels(atlas, column)
-    vectors = np.asarray(atlas.embeddings[rows], np.float32)
+    vectors = atlas.vectors_of(rows)
     report: dict[str, Any] = {
         "column": column,
         "papers": int(len(rows)),

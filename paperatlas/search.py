@@ -131,9 +131,9 @@ class ResolvedQuery:
 
 
 def _vector_of_rows(atlas: Atlas, positive: list[int], negative: list[int]) -> np.ndarray:
-    vector = np.asarray(atlas.embeddings[positive], np.float32).mean(axis=0)
+    vector = atlas.vectors_of(positive).mean(axis=0)
     if negative:
-        vector = vector - NEGATIVE_WEIGHT * np.asarray(atlas.embeddings[negative], np.float32).mean(axis=0)
+        vector = vector - NEGATIVE_WEIGHT * atlas.vectors_of(negative).mean(axis=0)
     norm = float(np.linalg.norm(vector))
     if not np.isfinite(norm):
         raise _damaged_vector_error(atlas, [*positive, *negative])
@@ -263,7 +263,7 @@ def resolve_query(atlas: Atlas, query: str | Sequence[str], by: str, negative: S
         if not rows:
             vector = atlas.search_state.embedder(atlas.model).encode([text])[0]
             if negative_rows:
-                vector = vector - NEGATIVE_WEIGHT * np.asarray(atlas.embeddings[negative_rows], np.float32).mean(axis=0)
+                vector = vector - NEGATIVE_WEIGHT * atlas.vectors_of(negative_rows).mean(axis=0)
                 vector = (vector / max(float(np.linalg.norm(vector)), 1e-6)).astype(np.float32)
                 if not np.isfinite(vector).all():
                     raise _damaged_vector_error(atlas, negative_rows)
@@ -353,11 +353,9 @@ SCORE_CHUNK = 65_536
 
 def _scores_at_least(atlas: Atlas, vector: np.ndarray, min_score: float) -> np.ndarray:
     """Which papers have a cosine similarity of at least ``min_score`` to ``vector`` (read in chunks)."""
-    embeddings = atlas.embeddings
     mask = np.zeros(len(atlas), dtype=bool)
     for start in range(0, len(atlas), SCORE_CHUNK):
-        block = np.asarray(embeddings[start:start + SCORE_CHUNK], np.float32)
-        mask[start:start + SCORE_CHUNK] = block @ vector >= min_score
+        mask[start:start + SCORE_CHUNK] = atlas.vectors_of(slice(start, start + SCORE_CHUNK)) @ vector >= min_score
     return mask
 
 
@@ -499,7 +497,7 @@ def _dense(atlas: Atlas, vector: np.ndarray, n: int, mask: np.ndarray | None, ex
     # filtered: score the allowed rows exactly (a matrix-vector product)
     allowed = np.flatnonzero(mask)
     allowed = allowed[~np.isin(allowed, excluded)]
-    scores = np.asarray(atlas.embeddings[allowed], np.float32) @ vector
+    scores = atlas.vectors_of(allowed) @ vector
     return allowed[np.argsort(-scores, kind="stable")[:n]]
 
 
@@ -534,6 +532,6 @@ def _ranked(atlas: Atlas, resolved: ResolvedQuery, k: int, mask: np.ndarray | No
                      _lexical(atlas, resolved.text, depth, mask, excluded, HYBRID_QUERY_POSTINGS)],
                     [1.0 - weight, weight], k)
     ordered = np.sort(rows)  # memory-mapped vectors are read in row order
-    scores = np.asarray(atlas.embeddings[ordered], np.float32) @ resolved.vector if rows.size else np.zeros(0)
+    scores = atlas.vectors_of(ordered) @ resolved.vector if rows.size else np.zeros(0)
     by_row = dict(zip(ordered.tolist(), scores.tolist()))
     return [(row, float(by_row[row])) for row in rows.tolist()]

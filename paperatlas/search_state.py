@@ -126,10 +126,9 @@ class SearchState:
             texts = [text for text, keep in zip(texts, picked) if keep]
         terms.count(texts, +1)
         state = self._successor(terms, self.title_keys + [normalise_title(p.title) for p in papers], corpus)
-        if not isinstance(self._lexical, LexicalBuild):  # built, or saved: append rather than rebuild
-            current = self.lexical
-            if current.documents == corpus_size and current.can_append(len(corpus)):
-                state._lexical = current.appended([paper.text for paper in papers])
+        current = self._built_lexical(corpus_size)
+        if current is not None and current.can_append(len(corpus)):
+            state._lexical = current.appended([paper.text for paper in papers])
         return state
 
     def without(self, keep: np.ndarray, removed: Sequence[Paper], corpus: Corpus) -> SearchState:
@@ -143,11 +142,18 @@ class SearchState:
             terms.count([paper.text for paper in removed], -1)
         keys = [key for key, kept in zip(self.title_keys, keep) if kept]
         state = self._successor(terms, keys, corpus)
-        if not isinstance(self._lexical, LexicalBuild):  # built, or saved: drop rather than rebuild
-            current = self.lexical
-            if current.documents == len(keep) and current.can_remove(len(corpus)):
-                state._lexical = current.without(keep, [paper.text for paper in removed])
+        current = self._built_lexical(len(keep))
+        if current is not None and current.can_remove(len(corpus)):
+            state._lexical = current.without(keep, [paper.text for paper in removed])
         return state
+
+    def _built_lexical(self, documents: int) -> LexicalIndex | None:
+        """The BM25 index when it is built or saved (not yet to be built) and holds ``documents``
+        papers: one that a change may update in place rather than rebuild."""
+        if isinstance(self._lexical, LexicalBuild):
+            return None
+        current = self.lexical
+        return current if current.documents == documents else None
 
     def _copied_terms(self) -> TermStats:
         terms = self.terms

@@ -56,7 +56,7 @@ def list_topic_papers(atlas: Atlas, topic: int | str, layer: int = 0, limit: int
     rows = np.flatnonzero(labels == topic_id)
     closeness = np.zeros(0, dtype=np.float32)
     if rows.size:
-        vectors = np.asarray(atlas.embeddings[rows], dtype=np.float32)
+        vectors = atlas.vectors_of(rows)
         centre = vectors.mean(axis=0)
         centre /= max(float(np.linalg.norm(centre)), 1e-12)
         closeness = vectors @ centre
